@@ -1,0 +1,169 @@
+//! EVTX files, read chunk by chunk by the `evtx` crate.
+//!
+//! Damage is reported and reading goes on:
+//! - a record that cannot be parsed: one error with its record id; the chunk's other records are
+//!   still read (the `evtx` crate resyncs on the next record);
+//! - a chunk that cannot be parsed (bad magic, damaged header): one error naming the chunk;
+//! - a truncated file (its last chunk shorter than 64 KiB): one error, then the partial chunk is
+//!   read as if the missing bytes were zeros, so the records it holds whole are still produced
+//!   and the ones cut off are reported.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use evtx::err::EvtxError;
+use evtx::{EvtxParser, ParserSettings};
+
+use crate::error::error_chain;
+use crate::{IngestError, Item, Location, ReadOptions};
+
+/// Size of the EVTX file header block.
+const FILE_HEADER_SIZE: u64 = 4096;
+/// Size of one EVTX chunk.
+const CHUNK_SIZE: u64 = 65536;
+
+/// Reads every record of the EVTX stream `data`, `len` bytes long, whose display name is `file`.
+pub(crate) fn read_evtx<R: Read + Seek>(
+    file: &str,
+    data: R,
+    len: u64,
+    opts: &ReadOptions,
+    on_item: &mut dyn FnMut(Item<'_>),
+) {
+    let body = len.saturating_sub(FILE_HEADER_SIZE);
+    let partial = body % CHUNK_SIZE;
+    let whole_chunks = body / CHUNK_SIZE;
+    let padded_len = if len > FILE_HEADER_SIZE && partial != 0 {
+        on_item(Item::Error(IngestError::file(
+            file,
+            format!(
+                "file is truncated: chunk {whole_chunks} holds {partial} of {CHUNK_SIZE} bytes \
+                 (reading what it holds)"
+            ),
+        )));
+        len + (CHUNK_SIZE - partial)
+    } else {
+        len
+    };
+    let padded = ZeroPadded::new(data, len, padded_len);
+    let parser = match EvtxParser::from_read_seek(padded) {
+        Ok(p) => p,
+        Err(e) => {
+            let reason = format!("not a readable EVTX file: {}", error_chain(&e));
+            on_item(Item::Error(IngestError::file(file, reason)));
+            return;
+        }
+    };
+    let header_chunks = u64::from(parser.header().chunk_count);
+    let chunks_present = whole_chunks + u64::from(partial != 0);
+    if header_chunks > chunks_present {
+        on_item(Item::Error(IngestError::file(
+            file,
+            format!(
+                "file is truncated: its header names {header_chunks} chunks, \
+                 it holds {chunks_present}"
+            ),
+        )));
+    }
+    let settings = ParserSettings::new()
+        .num_threads(opts.evtx_threads)
+        .separate_json_attributes(false)
+        .indent(false);
+    let mut parser = parser.with_configuration(settings);
+    let mut loc = Location {
+        file: file.to_owned(),
+        record: 0,
+    };
+    for record in parser.records_json_value() {
+        match record {
+            Ok(record) => {
+                loc.record = record.event_record_id;
+                on_item(Item::Doc {
+                    loc: &loc,
+                    doc: &record.data,
+                });
+            }
+            Err(err) => on_item(Item::Error(record_error(file, &err))),
+        }
+    }
+}
+
+/// An `evtx` error as an [`IngestError`], with the record id when the error names one.
+fn record_error(file: &str, err: &EvtxError) -> IngestError {
+    match err {
+        EvtxError::FailedToParseRecord { record_id, source } => {
+            IngestError::record(file, *record_id, error_chain(source.as_ref()))
+        }
+        other => IngestError::file(file, error_chain(other)),
+    }
+}
+
+/// A stream that reads as `inner` followed by zeros up to `padded_len` bytes.
+struct ZeroPadded<R> {
+    inner: R,
+    inner_len: u64,
+    padded_len: u64,
+    pos: u64,
+}
+
+impl<R: Read + Seek> ZeroPadded<R> {
+    fn new(inner: R, inner_len: u64, padded_len: u64) -> Self {
+        Self {
+            inner,
+            inner_len,
+            padded_len,
+            pos: 0,
+        }
+    }
+}
+
+impl<R: Read + Seek> Read for ZeroPadded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos < self.inner_len {
+            let room = usize::try_from(self.inner_len - self.pos).unwrap_or(usize::MAX);
+            let want = buf.len().min(room);
+            let n = self.inner.read(&mut buf[..want])?;
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        let room = usize::try_from(self.padded_len.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let n = buf.len().min(room);
+        buf[..n].fill(0);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for ZeroPadded<R> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.padded_len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")
+        })?;
+        self.inner
+            .seek(SeekFrom::Start(target.min(self.inner_len)))?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn zero_padded_reads_and_seeks() {
+        let mut z = ZeroPadded::new(Cursor::new(vec![1u8, 2, 3]), 3, 6);
+        let mut all = Vec::new();
+        z.read_to_end(&mut all).unwrap();
+        assert_eq!(all, [1, 2, 3, 0, 0, 0]);
+        assert_eq!(z.seek(SeekFrom::End(-4)).unwrap(), 2);
+        let mut two = [9u8; 2];
+        z.read_exact(&mut two).unwrap();
+        assert_eq!(two, [3, 0]);
+    }
+}

@@ -1,0 +1,262 @@
+//! Streaming JSON readers: NDJSON, one JSON array, or JSON objects one after another.
+//!
+//! The layout is chosen from the start of the stream:
+//! - `[` — a JSON array; its elements are documents, numbered from 1. A syntax error ends the
+//!   array (nothing after it can be trusted) and is reported.
+//! - a first line that is a whole JSON value — NDJSON, read line by line: a bad line is reported
+//!   with its line number and the next lines are still read. Blank lines are ignored.
+//! - a first line that is the start of a value (`{` of a pretty-printed object) — objects one
+//!   after another, numbered from 1. A syntax error ends the stream and is reported.
+//!
+//! Documents must be JSON objects; any other value is reported and skipped.
+
+use std::io::{BufRead, Cursor, Read};
+
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::sniff::UTF8_BOM;
+use crate::{IngestError, Item, Location};
+
+/// Reads every document of the JSON stream `reader`, whose display name is `file`.
+pub(crate) fn read_json<R: BufRead>(file: &str, mut reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
+    let mut loc = Location {
+        file: file.to_owned(),
+        record: 0,
+    };
+    match skip_blank_start(&mut reader) {
+        Ok(Some((b'[', _))) => read_array(&mut loc, reader, on_item),
+        Ok(Some((_, skipped_lines))) => {
+            read_lines_or_objects(&mut loc, skipped_lines, reader, on_item)
+        }
+        Ok(None) => {} // empty or blank: nothing to read
+        Err(e) => on_item(Item::Error(IngestError::file(
+            file,
+            format!("read failed: {e}"),
+        ))),
+    }
+}
+
+/// Skips a BOM, whitespace and blank lines; returns the first other byte (not consumed) and how
+/// many line breaks were skipped, or `None` at the end of the stream.
+fn skip_blank_start<R: BufRead>(reader: &mut R) -> std::io::Result<Option<(u8, u64)>> {
+    let mut lines = 0;
+    let mut at_start = true;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if at_start {
+            at_start = false;
+            if buf.starts_with(UTF8_BOM) {
+                reader.consume(UTF8_BOM.len());
+                continue;
+            }
+        }
+        let blank = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        lines += buf[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+        if blank < buf.len() {
+            let first = buf[blank];
+            reader.consume(blank);
+            return Ok(Some((first, lines)));
+        }
+        let len = buf.len();
+        reader.consume(len);
+    }
+}
+
+/// Hands `doc` on if it is an object, reports it otherwise.
+fn emit(loc: &Location, doc: &Value, on_item: &mut dyn FnMut(Item<'_>)) {
+    if doc.is_object() {
+        on_item(Item::Doc { loc, doc });
+    } else {
+        on_item(Item::Error(IngestError::record(
+            loc.file.as_str(),
+            loc.record,
+            format!("expected a JSON object, found {}", type_name(doc)),
+        )));
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// NDJSON when the first line is a whole value, otherwise objects one after another.
+fn read_lines_or_objects<R: BufRead>(
+    loc: &mut Location,
+    skipped_lines: u64,
+    mut reader: R,
+    on_item: &mut dyn FnMut(Item<'_>),
+) {
+    let mut line = Vec::new();
+    if let Err(e) = reader.read_until(b'\n', &mut line) {
+        let err = IngestError::record(loc.file.as_str(), skipped_lines + 1, e.to_string());
+        on_item(Item::Error(err));
+        return;
+    }
+    match serde_json::from_slice::<Value>(&line) {
+        Err(e) if e.is_eof() => {
+            let stream = Cursor::new(line).chain(reader);
+            read_objects(loc, stream, on_item);
+        }
+        first => read_ndjson(loc, skipped_lines + 1, first, line, reader, on_item),
+    }
+}
+
+/// NDJSON: one document per line; `first` is the parse result of `line`, line number `number`.
+fn read_ndjson<R: BufRead>(
+    loc: &mut Location,
+    mut number: u64,
+    mut parsed: serde_json::Result<Value>,
+    mut line: Vec<u8>,
+    mut reader: R,
+    on_item: &mut dyn FnMut(Item<'_>),
+) {
+    loop {
+        loc.record = number;
+        match parsed {
+            Ok(doc) => emit(loc, &doc, on_item),
+            Err(e) => on_item(Item::Error(IngestError::record(
+                loc.file.as_str(),
+                number,
+                format!("invalid JSON: {e}"),
+            ))),
+        }
+        // Next non-blank line.
+        loop {
+            line.clear();
+            number += 1;
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    let err = IngestError::record(loc.file.as_str(), number, e.to_string());
+                    on_item(Item::Error(err));
+                    return;
+                }
+            }
+        }
+        parsed = serde_json::from_slice(&line);
+    }
+}
+
+/// JSON values one after another (pretty-printed objects), numbered from 1.
+fn read_objects<R: Read>(loc: &mut Location, reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
+    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
+    for (n, parsed) in (1u64..).zip(stream) {
+        loc.record = n;
+        match parsed {
+            Ok(doc) => emit(loc, &doc, on_item),
+            Err(e) => {
+                let reason = format!("invalid JSON, reading stopped: {e}");
+                on_item(Item::Error(IngestError::record(
+                    loc.file.as_str(),
+                    n,
+                    reason,
+                )));
+                return;
+            }
+        }
+    }
+}
+
+/// One JSON array whose elements are the documents.
+fn read_array<R: Read>(loc: &mut Location, reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut elements = Elements { loc, on_item };
+    let result = (&mut de)
+        .deserialize_seq(&mut elements)
+        .and_then(|()| de.end());
+    if let Err(e) = result {
+        let Elements { loc, on_item } = elements;
+        let reason = format!("invalid JSON, reading stopped: {e}");
+        on_item(Item::Error(IngestError::record(
+            loc.file.as_str(),
+            loc.record + 1,
+            reason,
+        )));
+    }
+}
+
+/// Visits the elements of an array one at a time, so the array is never held whole.
+struct Elements<'l, 'c> {
+    loc: &'l mut Location,
+    on_item: &'c mut dyn FnMut(Item<'_>),
+}
+
+impl<'de> Visitor<'de> for &mut Elements<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(doc) = seq.next_element::<Value>()? {
+            self.loc.record += 1;
+            emit(self.loc, &doc, self.on_item);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Vec<(u64, Value)>, Vec<IngestError>) {
+        let (mut docs, mut errs) = (Vec::new(), Vec::new());
+        read_json("t.json", text.as_bytes(), &mut |item| match item {
+            Item::Doc { loc, doc } => docs.push((loc.record, doc.clone())),
+            Item::Error(e) => errs.push(e),
+        });
+        (docs, errs)
+    }
+
+    #[test]
+    fn ndjson_with_blank_and_bad_lines() {
+        let (docs, errs) = read("\n{\"a\":1}\n\n{bad\n{\"a\":2}\r\n42\n");
+        assert_eq!(docs.iter().map(|d| d.0).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(docs[1].1["a"], 2);
+        assert_eq!(errs.len(), 2);
+        assert_eq!(errs[0].record, Some(4));
+        assert!(errs[0].reason.starts_with("invalid JSON"), "{}", errs[0]);
+        assert_eq!(errs[1].record, Some(6));
+        assert!(errs[1].reason.contains("found a number"));
+    }
+
+    #[test]
+    fn pretty_objects_back_to_back() {
+        let (docs, errs) = read("\u{feff}{\n  \"a\": 1\n}\n{\n  \"a\": 2\n}\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(docs.len(), 2);
+        assert_eq!((docs[1].0, &docs[1].1["a"]), (2, &Value::from(2)));
+    }
+
+    #[test]
+    fn array_of_objects_and_broken_array() {
+        let (docs, errs) = read(" [ {\"a\":1}, {\"a\":2} ]\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(docs.len(), 2);
+        let (docs, errs) = read("[{\"a\":1}, {\"a\":");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].record, Some(2));
+    }
+
+    #[test]
+    fn empty_input_yields_nothing() {
+        let (docs, errs) = read(" \n\n");
+        assert!(docs.is_empty() && errs.is_empty());
+    }
+}
