@@ -24,7 +24,7 @@ const CHUNK_SIZE: u64 = 65536;
 /// Reads every record of the EVTX stream `data`, `len` bytes long, whose display name is `file`.
 pub(crate) fn read_evtx<R: Read + Seek>(
     file: &str,
-    data: R,
+    mut data: R,
     len: u64,
     opts: &ReadOptions,
     on_item: &mut dyn FnMut(Item<'_>),
@@ -44,6 +44,16 @@ pub(crate) fn read_evtx<R: Read + Seek>(
     } else {
         len
     };
+    let cut = if padded_len > len {
+        CutChunk::read(&mut data, whole_chunks, partial)
+    } else {
+        None
+    };
+    if let Err(e) = data.seek(SeekFrom::Start(0)) {
+        let reason = format!("cannot read: {}", error_chain(&e));
+        on_item(Item::Error(IngestError::file(file, reason)));
+        return;
+    }
     let padded = ZeroPadded::new(data, len, padded_len);
     let parser = match EvtxParser::from_read_seek(padded) {
         Ok(p) => p,
@@ -73,7 +83,21 @@ pub(crate) fn read_evtx<R: Read + Seek>(
         file: file.to_owned(),
         record: 0,
     };
-    for record in parser.records_json_value() {
+    let records = parser.serialized_records(move |record| {
+        let record = record?;
+        if let Some(cut) = cut {
+            if cut.holds_part_of(&record) {
+                return Err(EvtxError::FailedToParseRecord {
+                    record_id: record.event_record_id,
+                    source: Box::new(EvtxError::FailedToCreateRecordModel(
+                        "the record is cut off by the end of the truncated file",
+                    )),
+                });
+            }
+        }
+        record.into_json_value()
+    });
+    for record in records {
         match record {
             Ok(record) => {
                 loc.record = record.event_record_id;
@@ -84,6 +108,46 @@ pub(crate) fn read_evtx<R: Read + Seek>(
             }
             Err(err) => on_item(Item::Error(record_error(file, &err))),
         }
+    }
+}
+
+/// The last chunk of a truncated file: which records of it are whole.
+#[derive(Clone, Copy)]
+struct CutChunk {
+    first_id: u64,
+    last_id: u64,
+    /// Bytes of the chunk that are in the file.
+    kept: u64,
+}
+
+impl CutChunk {
+    /// Reads the record id range from the header of chunk `number`, which holds `kept` bytes.
+    fn read<R: Read + Seek>(data: &mut R, number: u64, kept: u64) -> Option<Self> {
+        let mut header = [0u8; 24];
+        data.seek(SeekFrom::Start(FILE_HEADER_SIZE + number * CHUNK_SIZE))
+            .ok()?;
+        data.read_exact(&mut header).ok()?;
+        let id_at = |o: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&header[o..o + 8]);
+            u64::from_le_bytes(b)
+        };
+        Some(Self {
+            first_id: id_at(8),
+            last_id: id_at(16),
+            kept,
+        })
+    }
+
+    /// True when `record` is in this chunk and reaches past its end in the file (its bytes
+    /// there are the zeros of the padding).
+    fn holds_part_of(&self, record: &evtx::EvtxRecord<'_>) -> bool {
+        let header = record.chunk.header;
+        // A record ends with a 4-byte copy of its size after its BinXML.
+        let end = record.binxml_offset + u64::from(record.binxml_size) + 4;
+        header.first_event_record_id == self.first_id
+            && header.last_event_record_id == self.last_id
+            && end > self.kept
     }
 }
 

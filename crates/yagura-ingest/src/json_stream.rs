@@ -103,13 +103,19 @@ fn read_lines_or_objects<R: BufRead>(
         on_item(Item::Error(err));
         return;
     }
-    match serde_json::from_slice::<Value>(&line) {
+    match serde_json::from_slice::<Value>(trim_line_end(&line)) {
         Err(e) if e.is_eof() => {
             let stream = Cursor::new(line).chain(reader);
             read_objects(loc, stream, on_item);
         }
         first => read_ndjson(loc, skipped_lines + 1, first, line, reader, on_item),
     }
+}
+
+/// `line` without its `\n` or `\r\n`, so serde's positions and reasons stay on the line.
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// NDJSON: one document per line; `first` is the parse result of `line`, line number `number`.
@@ -146,7 +152,7 @@ fn read_ndjson<R: BufRead>(
                 }
             }
         }
-        parsed = serde_json::from_slice(&line);
+        parsed = serde_json::from_slice(trim_line_end(&line));
     }
 }
 
