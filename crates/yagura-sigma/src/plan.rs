@@ -1,0 +1,489 @@
+//! The compiled evaluation plan: rules indexed by logsource key, deduplicated leaf predicates,
+//! one multi-pattern automaton per (bucket, field) and small condition programs.
+//!
+//! See `DESIGN.md` in this crate for the shape and its costs.
+
+use crate::detection::{Expr, Leaf};
+use crate::matcher::Matcher;
+use crate::pattern::{Anchor, Pattern};
+use crate::pipeline::{LogsourceEntry, Pipeline};
+use crate::ruleset::RuleSet;
+use aho_corasick::AhoCorasick;
+use rustc_hash::FxHashMap;
+
+/// Index of a rule in its [`RuleSet`].
+pub type RuleId = u32;
+pub(crate) type PredId = u32;
+pub(crate) type FieldId = u32;
+
+/// A boolean program over predicates.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Pred(PredId),
+    Const(bool),
+}
+
+/// How a predicate is decided during evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PredKind {
+    /// A literal fed to the field automaton; unset after the scan means false.
+    Literal,
+    /// Evaluated on demand; `gated` means its longest literal must have been seen by the scan.
+    Lazy { gated: bool },
+}
+
+#[derive(Debug)]
+pub(crate) struct Pred {
+    /// Event field; `None` for keyword predicates (every value of the event).
+    pub field: Option<FieldId>,
+    pub matcher: Matcher,
+    /// Field id of a `fieldref` target.
+    pub ref_field: Option<FieldId>,
+    pub kind: PredKind,
+}
+
+/// What a literal found by an automaton means for its predicate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Action {
+    Anchored(PredId, Anchor),
+    Gate(PredId),
+}
+
+#[derive(Debug)]
+pub(crate) struct FieldScan {
+    pub field: FieldId,
+    pub ac: AhoCorasick,
+    /// Per automaton pattern: the predicates it decides.
+    pub actions: Vec<Vec<Action>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    pub scans: Vec<FieldScan>,
+    /// Variants that can only match when one of their trigger predicates is true.
+    pub triggers: FxHashMap<PredId, Vec<u32>>,
+    /// Variants without a literal trigger: evaluated for every event of the bucket.
+    pub always: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Variant {
+    pub rule: RuleId,
+    pub node: Node,
+}
+
+/// Counts that describe a plan.
+#[derive(Clone, Debug, Default)]
+pub struct PlanStats {
+    /// Rules placed in at least one bucket.
+    pub active_rules: usize,
+    /// Rules whose logsource the pipeline does not serve (they cannot match these events).
+    pub inactive_rules: usize,
+    /// Compiled (rule, logsource entry) programs.
+    pub variants: usize,
+    /// Distinct leaf predicates after deduplication.
+    pub predicates: usize,
+    /// Predicates decided by the automata.
+    pub literal_predicates: usize,
+    /// Buckets (distinct logsource keys).
+    pub buckets: usize,
+    /// Automata built.
+    pub automata: usize,
+    /// Automata heap bytes.
+    pub automata_bytes: usize,
+}
+
+/// A compiled plan for one pipeline.
+#[derive(Debug)]
+pub struct Plan {
+    pub(crate) pipeline: String,
+    pub(crate) field_ids: FxHashMap<Box<str>, FieldId>,
+    pub(crate) field_names: Vec<Box<str>>,
+    pub(crate) preds: Vec<Pred>,
+    pub(crate) variants: Vec<Variant>,
+    pub(crate) buckets: Vec<Bucket>,
+    /// Bucket key (`k0 \x1f k1`, lower case, `\0` for any) → bucket.
+    pub(crate) index: FxHashMap<Box<str>, u32>,
+    pub(crate) index_fields: Vec<FieldId>,
+    pub(crate) rule_count: usize,
+    pub(crate) inactive: Vec<RuleId>,
+    pub(crate) stats: PlanStats,
+}
+
+pub(crate) const ANY: &str = "\0";
+
+struct Builder<'p> {
+    pipeline: &'p Pipeline,
+    field_ids: FxHashMap<Box<str>, FieldId>,
+    field_names: Vec<Box<str>>,
+    pred_ids: FxHashMap<(Option<FieldId>, String), PredId>,
+    preds: Vec<Pred>,
+}
+
+impl Builder<'_> {
+    fn field(&mut self, name: &str) -> FieldId {
+        if let Some(&id) = self.field_ids.get(name) {
+            return id;
+        }
+        let id = self.field_names.len() as FieldId;
+        self.field_names.push(name.into());
+        self.field_ids.insert(name.into(), id);
+        id
+    }
+
+    fn pred(&mut self, field: Option<&str>, matcher: &Matcher) -> PredId {
+        let fid = field.map(|f| self.field(f));
+        let ref_field = match matcher {
+            Matcher::FieldRef { field, .. } => {
+                let mapped = self.pipeline.map_field(None, field);
+                Some(self.field(&mapped[0]))
+            }
+            _ => None,
+        };
+        let key = (fid, matcher.dedup_key());
+        if let Some(&id) = self.pred_ids.get(&key) {
+            return id;
+        }
+        let kind = match matcher {
+            Matcher::Str { pat, cased: false } if fid.is_some() => match pat.simple() {
+                Some((lit, _)) if !lit.is_empty() => PredKind::Literal,
+                _ => PredKind::Lazy {
+                    gated: pat.longest_literal().is_some_and(|l| !l.is_empty()),
+                },
+            },
+            _ => PredKind::Lazy { gated: false },
+        };
+        let id = self.preds.len() as PredId;
+        self.preds.push(Pred {
+            field: fid,
+            matcher: matcher.clone(),
+            ref_field,
+            kind,
+        });
+        self.pred_ids.insert(key, id);
+        id
+    }
+
+    /// Maps Sigma field names through the pipeline and interns predicates.
+    fn node(&mut self, e: &Expr, entry: &LogsourceEntry) -> Node {
+        match e {
+            Expr::And(v) => Node::And(v.iter().map(|x| self.node(x, entry)).collect()),
+            Expr::Or(v) => Node::Or(v.iter().map(|x| self.node(x, entry)).collect()),
+            Expr::Not(x) => Node::Not(Box::new(self.node(x, entry))),
+            Expr::Leaf(Leaf { field: None, matcher }) => Node::Pred(self.pred(None, matcher)),
+            Expr::Leaf(Leaf {
+                field: Some(f),
+                matcher,
+            }) => {
+                let names = self.pipeline.map_field(Some(entry), f);
+                let mut nodes: Vec<Node> = names
+                    .iter()
+                    .map(|n| Node::Pred(self.pred(Some(n), matcher)))
+                    .collect();
+                if nodes.len() == 1 {
+                    nodes.remove(0)
+                } else if matches!(matcher, Matcher::Null | Matcher::Exists(false)) {
+                    Node::And(nodes.into())
+                } else {
+                    Node::Or(nodes.into())
+                }
+            }
+        }
+    }
+}
+
+fn cost(n: &Node, preds: &[Pred]) -> u32 {
+    match n {
+        Node::Const(_) => 0,
+        Node::Pred(p) => match (&preds[*p as usize].kind, &preds[*p as usize].matcher) {
+            (PredKind::Literal, _) => 1,
+            (_, Matcher::Regex(_)) => 40,
+            (_, _) if preds[*p as usize].field.is_none() => 60,
+            (PredKind::Lazy { gated: true }, _) => 8,
+            _ => 5,
+        },
+        Node::Not(x) => cost(x, preds),
+        Node::And(v) | Node::Or(v) => v.iter().map(|x| cost(x, preds)).sum(),
+    }
+}
+
+/// Orders children cheapest first and folds constants, so short-circuiting skips costly work.
+fn reorder(n: Node, preds: &[Pred]) -> Node {
+    match n {
+        Node::And(v) => {
+            let mut kids: Vec<Node> = Vec::with_capacity(v.len());
+            for k in v.into_vec() {
+                match reorder(k, preds) {
+                    Node::Const(true) => {}
+                    Node::Const(false) => return Node::Const(false),
+                    Node::And(inner) => kids.extend(inner.into_vec()),
+                    k => kids.push(k),
+                }
+            }
+            kids.sort_by_key(|k| cost(k, preds));
+            match kids.len() {
+                0 => Node::Const(true),
+                1 => kids.remove(0),
+                _ => Node::And(kids.into()),
+            }
+        }
+        Node::Or(v) => {
+            let mut kids: Vec<Node> = Vec::with_capacity(v.len());
+            for k in v.into_vec() {
+                match reorder(k, preds) {
+                    Node::Const(false) => {}
+                    Node::Const(true) => return Node::Const(true),
+                    Node::Or(inner) => kids.extend(inner.into_vec()),
+                    k => kids.push(k),
+                }
+            }
+            kids.sort_by_key(|k| cost(k, preds));
+            match kids.len() {
+                0 => Node::Const(false),
+                1 => kids.remove(0),
+                _ => Node::Or(kids.into()),
+            }
+        }
+        Node::Not(x) => match reorder(*x, preds) {
+            Node::Const(b) => Node::Const(!b),
+            Node::Not(inner) => *inner,
+            x => Node::Not(Box::new(x)),
+        },
+        other => other,
+    }
+}
+
+/// Literal predicates of which at least one must be true for the node to be true.
+fn triggers(n: &Node, preds: &[Pred]) -> Option<Vec<PredId>> {
+    match n {
+        Node::Pred(p) if preds[*p as usize].kind == PredKind::Literal => Some(vec![*p]),
+        Node::Pred(_) | Node::Not(_) | Node::Const(true) => None,
+        Node::Const(false) => Some(Vec::new()),
+        Node::And(v) => v
+            .iter()
+            .filter_map(|x| triggers(x, preds))
+            .min_by_key(|t| t.len()),
+        Node::Or(v) => {
+            let mut all = Vec::new();
+            for x in v.iter() {
+                all.extend(triggers(x, preds)?);
+            }
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        }
+    }
+}
+
+fn collect_preds(n: &Node, out: &mut Vec<PredId>) {
+    match n {
+        Node::Pred(p) => out.push(*p),
+        Node::Not(x) => collect_preds(x, out),
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|x| collect_preds(x, out)),
+        Node::Const(_) => {}
+    }
+}
+
+fn index_keys(entry: &LogsourceEntry, index_fields: &[String]) -> Vec<String> {
+    let mut keys = vec![String::new()];
+    for (i, f) in index_fields.iter().enumerate() {
+        let vals = match entry.conditions.get(f) {
+            Some(v) => v.texts().into_iter().map(|t| t.to_lowercase()).collect(),
+            None => vec![ANY.to_string()],
+        };
+        keys = keys
+            .iter()
+            .flat_map(|k| {
+                vals.iter().map(move |v| {
+                    if i == 0 {
+                        v.clone()
+                    } else {
+                        format!("{k}\x1f{v}")
+                    }
+                })
+            })
+            .collect();
+    }
+    keys
+}
+
+impl Plan {
+    /// Compiles every rule of `rules` for events described by `pipeline`.
+    pub fn compile(rules: &RuleSet, pipeline: &Pipeline) -> Plan {
+        let mut b = Builder {
+            pipeline,
+            field_ids: FxHashMap::default(),
+            field_names: Vec::new(),
+            pred_ids: FxHashMap::default(),
+            preds: Vec::new(),
+        };
+        let index_fields: Vec<FieldId> = pipeline.index_fields.iter().map(|f| b.field(f)).collect();
+        let mut variants = Vec::new();
+        let mut keyed: FxHashMap<String, Vec<u32>> = FxHashMap::default();
+        let mut inactive = Vec::new();
+        let mut active = 0;
+        for (rid, rule) in rules.rules.iter().enumerate() {
+            let entries = pipeline.entries_for(&rule.rule.logsource);
+            if entries.is_empty() {
+                inactive.push(rid as RuleId);
+                continue;
+            }
+            active += 1;
+            for entry in entries {
+                let mut parts = vec![b.node(&rule.condition, entry)];
+                for (field, vals) in &entry.conditions {
+                    if pipeline.index_fields.contains(field) {
+                        continue;
+                    }
+                    let alts: Vec<Node> = vals
+                        .texts()
+                        .iter()
+                        .map(|v| {
+                            let m = Matcher::Str {
+                                pat: Pattern::literal(&v.to_lowercase()),
+                                cased: false,
+                            };
+                            Node::Pred(b.pred(Some(field), &m))
+                        })
+                        .collect();
+                    parts.push(Node::Or(alts.into()));
+                }
+                let node = reorder(Node::And(parts.into()), &b.preds);
+                if matches!(node, Node::Const(false)) {
+                    continue;
+                }
+                let vid = variants.len() as u32;
+                variants.push(Variant {
+                    rule: rid as RuleId,
+                    node,
+                });
+                for key in index_keys(entry, &pipeline.index_fields) {
+                    keyed.entry(key).or_default().push(vid);
+                }
+            }
+        }
+        let preds = b.preds;
+        let mut buckets = Vec::new();
+        let mut index = FxHashMap::default();
+        let mut stats = PlanStats {
+            active_rules: active,
+            inactive_rules: inactive.len(),
+            variants: variants.len(),
+            predicates: preds.len(),
+            literal_predicates: preds.iter().filter(|p| p.kind == PredKind::Literal).count(),
+            ..Default::default()
+        };
+        let mut keys: Vec<_> = keyed.into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, vids) in keys {
+            let bucket = build_bucket(&vids, &variants, &preds, &mut stats);
+            index.insert(key.into_boxed_str(), buckets.len() as u32);
+            buckets.push(bucket);
+        }
+        stats.buckets = buckets.len();
+        Plan {
+            pipeline: pipeline.name.clone(),
+            field_ids: b.field_ids,
+            field_names: b.field_names,
+            preds,
+            variants,
+            buckets,
+            index,
+            index_fields,
+            rule_count: rules.rules.len(),
+            inactive,
+            stats,
+        }
+    }
+
+    /// Plan statistics.
+    pub fn stats(&self) -> &PlanStats {
+        &self.stats
+    }
+
+    /// Name of the pipeline the plan was compiled for.
+    pub fn pipeline(&self) -> &str {
+        &self.pipeline
+    }
+
+    /// Rules whose logsource this plan's pipeline does not serve.
+    pub fn inactive_rules(&self) -> &[RuleId] {
+        &self.inactive
+    }
+
+    /// The event field names the plan reads.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.field_names.iter().map(|f| &**f)
+    }
+}
+
+fn build_bucket(vids: &[u32], variants: &[Variant], preds: &[Pred], stats: &mut PlanStats) -> Bucket {
+    let mut bucket = Bucket::default();
+    let mut used = Vec::new();
+    for &v in vids {
+        let var = &variants[v as usize];
+        collect_preds(&var.node, &mut used);
+        match triggers(&var.node, preds) {
+            Some(t) if t.is_empty() => {} // can never match
+            Some(t) => {
+                for p in t {
+                    bucket.triggers.entry(p).or_default().push(v);
+                }
+            }
+            None => bucket.always.push(v),
+        }
+    }
+    used.sort_unstable();
+    used.dedup();
+    // field → (literal, actions)
+    let mut per_field: FxHashMap<FieldId, (Vec<String>, FxHashMap<String, usize>, Vec<Vec<Action>>)> =
+        FxHashMap::default();
+    for p in used {
+        let pred = &preds[p as usize];
+        let (Some(field), Matcher::Str { pat, .. }) = (pred.field, &pred.matcher) else {
+            continue;
+        };
+        let (lit, action) = match pred.kind {
+            PredKind::Literal => match pat.simple() {
+                Some((lit, anchor)) => (lit.to_string(), Action::Anchored(p, anchor)),
+                None => continue,
+            },
+            PredKind::Lazy { gated: true } => match pat.longest_literal() {
+                Some(l) => (l.to_string(), Action::Gate(p)),
+                None => continue,
+            },
+            PredKind::Lazy { gated: false } => continue,
+        };
+        let entry = per_field.entry(field).or_default();
+        let idx = match entry.1.get(&lit) {
+            Some(&i) => i,
+            None => {
+                entry.0.push(lit.clone());
+                entry.2.push(Vec::new());
+                entry.1.insert(lit, entry.0.len() - 1);
+                entry.0.len() - 1
+            }
+        };
+        entry.2[idx].push(action);
+    }
+    let mut fields: Vec<_> = per_field.into_iter().collect();
+    fields.sort_by_key(|(f, _)| *f);
+    for (field, (lits, _, actions)) in fields {
+        // Literals are lower case; ASCII case is folded by the automaton, non-ASCII values are
+        // lower-cased before the scan.
+        let Ok(ac) = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&lits)
+        else {
+            continue;
+        };
+        stats.automata += 1;
+        stats.automata_bytes += ac.memory_usage();
+        bucket.scans.push(FieldScan { field, ac, actions });
+    }
+    bucket
+}
+

@@ -1,0 +1,230 @@
+//! Loading rule files and folders into a [`RuleSet`]: detection rules, correlations and filters,
+//! with every rejection recorded (file, rule id, reason). Nothing is skipped silently.
+
+use crate::correlation::rule::CorrelationRule;
+use crate::detection::{Expr, Placeholders};
+use crate::rule::{parse_file, Document, Filter, Rule};
+use crate::{LoadError, RuleError};
+use std::path::{Path, PathBuf};
+
+/// Options for loading rules.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Values for `%placeholder%`s used with `|expand`. A rule using an undefined placeholder is
+    /// rejected, as the specification requires.
+    pub placeholders: Placeholders,
+}
+
+/// A detection rule ready to compile.
+#[derive(Clone, Debug)]
+pub struct LoadedRule {
+    /// The parsed rule.
+    pub rule: Rule,
+    /// Its file.
+    pub file: PathBuf,
+    /// The condition to evaluate: the rule's condition with the filters that apply to it.
+    pub condition: Expr,
+    /// Titles of the filters applied to this rule.
+    pub filters: Vec<String>,
+}
+
+/// What a correlation refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleRef {
+    /// A detection rule (index in [`RuleSet::rules`]).
+    Rule(u32),
+    /// Another correlation (index in [`RuleSet::correlations`]).
+    Correlation(u32),
+}
+
+/// A correlation rule with its references resolved.
+#[derive(Clone, Debug)]
+pub struct LoadedCorrelation {
+    /// The parsed correlation.
+    pub rule: CorrelationRule,
+    /// Its file.
+    pub file: PathBuf,
+    /// `rules`, resolved in order.
+    pub refs: Vec<RuleRef>,
+}
+
+/// Rules loaded from files, with every rejection.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    /// Detection rules.
+    pub rules: Vec<LoadedRule>,
+    /// Correlation rules (resolved by [`RuleSet::finish`]).
+    pub correlations: Vec<LoadedCorrelation>,
+    /// Filters.
+    pub filters: Vec<(Filter, PathBuf)>,
+    /// Rejected documents.
+    pub errors: Vec<LoadError>,
+    /// Rule files read.
+    pub files: usize,
+    pending: Vec<(CorrelationRule, PathBuf, usize)>,
+}
+
+impl RuleSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Documents loaded (rules, correlations and filters).
+    pub fn loaded(&self) -> usize {
+        self.rules.len() + self.correlations.len() + self.filters.len()
+    }
+
+    /// Loads a rule file, or every `.yml`/`.yaml` file under a folder (sorted, recursively).
+    pub fn load_path(&mut self, path: &Path, opts: &LoadOptions) {
+        if path.is_dir() {
+            let mut files = Vec::new();
+            collect_yaml(path, &mut files, &mut self.errors);
+            files.sort();
+            for f in files {
+                self.load_file(&f, opts);
+            }
+        } else {
+            self.load_file(path, opts);
+        }
+    }
+
+    /// Loads one rule file (all its YAML documents).
+    pub fn load_file(&mut self, path: &Path, opts: &LoadOptions) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.add_yaml(path, &text, opts),
+            Err(e) => self.errors.push(LoadError {
+                file: path.to_path_buf(),
+                id: None,
+                document: 0,
+                error: RuleError::Yaml(format!("cannot read file: {e}")),
+            }),
+        }
+    }
+
+    /// Adds the documents of one YAML text (`file` is used in reports).
+    pub fn add_yaml(&mut self, file: &Path, text: &str, opts: &LoadOptions) {
+        self.files += 1;
+        for (doc, (id, result)) in parse_file(text, &opts.placeholders).into_iter().enumerate() {
+            match result {
+                Ok(Document::Rule(r)) => {
+                    let condition = r.detection.condition.clone();
+                    self.rules.push(LoadedRule {
+                        rule: *r,
+                        file: file.to_path_buf(),
+                        condition,
+                        filters: Vec::new(),
+                    })
+                }
+                Ok(Document::Correlation(c)) => self.pending.push((*c, file.to_path_buf(), doc)),
+                Ok(Document::Filter(f)) => self.filters.push((*f, file.to_path_buf())),
+                Err(error) => self.errors.push(LoadError {
+                    file: file.to_path_buf(),
+                    id,
+                    document: doc,
+                    error,
+                }),
+            }
+        }
+    }
+
+    /// Finds a detection rule or correlation by id, then by name (as pySigma).
+    pub fn resolve(&self, reference: &str) -> Option<RuleRef> {
+        let by = |f: &dyn Fn(&crate::rule::Meta) -> Option<&String>| {
+            self.rules
+                .iter()
+                .position(|r| f(&r.rule.meta).is_some_and(|x| x == reference))
+                .map(|i| RuleRef::Rule(i as u32))
+                .or_else(|| {
+                    self.correlations
+                        .iter()
+                        .position(|c| f(&c.rule.meta).is_some_and(|x| x == reference))
+                        .map(|i| RuleRef::Correlation(i as u32))
+                })
+        };
+        by(&|m| m.id.as_ref()).or_else(|| by(&|m| m.name.as_ref()))
+    }
+
+    /// Applies filters to the rules they name and resolves correlation references. Call once
+    /// after loading everything; correlations that reference unknown rules, or form a cycle, are
+    /// rejected.
+    pub fn finish(&mut self) {
+        self.apply_filters();
+        let mut pending = std::mem::take(&mut self.pending);
+        // Correlations may reference correlations defined later: resolve until no progress.
+        loop {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for (c, file, doc) in pending {
+                let refs: Option<Vec<RuleRef>> = c.rules.iter().map(|r| self.resolve(r)).collect();
+                match refs {
+                    Some(refs) => self.correlations.push(LoadedCorrelation { rule: c, file, refs }),
+                    None => rest.push((c, file, doc)),
+                }
+            }
+            pending = rest;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        for (c, file, doc) in pending {
+            let missing: Vec<&str> = c
+                .rules
+                .iter()
+                .filter(|r| self.resolve(r).is_none())
+                .map(String::as_str)
+                .collect();
+            self.errors.push(LoadError {
+                file,
+                id: c.meta.id.clone().or(Some(c.meta.title.clone())),
+                document: doc,
+                error: RuleError::Correlation(format!(
+                    "references unknown rule(s) (or a reference cycle): {}",
+                    missing.join(", ")
+                )),
+            });
+        }
+    }
+
+    fn apply_filters(&mut self) {
+        for (f, _) in &self.filters {
+            for r in &mut self.rules {
+                let listed = f.rules.is_empty()
+                    || f.rules.iter().any(|x| {
+                        Some(x) == r.rule.meta.id.as_ref() || Some(x) == r.rule.meta.name.as_ref()
+                    });
+                // pySigma: a filter applies when the rule's logsource is within the filter's.
+                if listed && f.logsource.is_within(&r.rule.logsource) {
+                    // Filter polarity follows pySigma and the v2.2 draft: the rule keeps events
+                    // where the filter condition holds, `(rule) and (filter)`; exclusions are
+                    // written `condition: not selection`. See docs/rules.md.
+                    r.condition = Expr::And(vec![r.condition.clone(), f.detection.condition.clone()]);
+                    r.filters.push(f.meta.title.clone());
+                }
+            }
+        }
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(LoadError {
+                file: dir.to_path_buf(),
+                id: None,
+                document: 0,
+                error: RuleError::Yaml(format!("cannot read folder: {e}")),
+            });
+            return;
+        }
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_yaml(&p, out, errors);
+        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
