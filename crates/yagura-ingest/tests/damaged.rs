@@ -205,7 +205,7 @@ fn zip_with_a_non_json_entry_reads_the_other_entries() {
     zw.write_all(&gzip(lines.as_bytes())).unwrap();
     zw.finish().unwrap();
 
-    let found = discover(&[path.clone()]);
+    let found = discover(std::slice::from_ref(&path));
     assert_eq!(found.files.len(), 1);
     assert_eq!(found.files[0].kind, InputKind::Zip);
     let read = read_file(&path, InputKind::Zip, 1);

@@ -173,7 +173,7 @@ fn otrf_zip_entries_are_read_as_ndjson() {
 #[test]
 fn discovery_finds_zips_by_magic_and_ignores_docs() {
     let dir = shared("data/otrf/datasets/compound/GoldenSAMLADFSMailAccess");
-    let found = discover(&[dir.clone()]);
+    let found = discover(std::slice::from_ref(&dir));
     assert!(found.errors.is_empty(), "{:?}", found.errors);
     let zips: Vec<_> = found
         .files

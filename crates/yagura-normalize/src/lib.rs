@@ -25,6 +25,8 @@
 //! assert_eq!(meta.timestamp, Some(1_761_399_873_440));
 //! ```
 
+#![warn(missing_docs)]
+
 mod ecs;
 mod meta;
 mod shape;
