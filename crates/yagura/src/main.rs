@@ -1,1 +1,53 @@
-fn main() {}
+//! `yagura`: the one binary. It only parses the command line and wires the library crates
+//! (collect → normalize → detect); all behaviour lives in those crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "yagura", version, about = "Yagura (櫓): SOC platform — hunt, detect, triage")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Hunt through EVTX and JSON logs (files, folders, zip/gzip archives) with Sigma rules.
+    Hunt(cmd::hunt::HuntArgs),
+    /// Rule tools: lint and regression tests.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load rules and report every rule loaded or rejected, with the reason.
+    Lint(cmd::lint::LintArgs),
+    /// Run a regression manifest (SigmaHQ regression contract).
+    Test(cmd::regress::TestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hunt(a) => cmd::hunt::run(a),
+        Command::Rules {
+            command: RulesCommand::Lint(a),
+        } => cmd::lint::run(a),
+        Command::Rules {
+            command: RulesCommand::Test(a),
+        } => cmd::regress::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod hunt;
+pub mod lint;
+pub mod regress;
