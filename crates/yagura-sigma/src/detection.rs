@@ -286,10 +286,15 @@ fn build_item(
             let Scalar::Str(s) = v else {
                 return Err("re needs a string value".to_string().into());
             };
-            let re = regex::RegexBuilder::new(s)
-                .case_insensitive(has(ReIgnoreCase))
-                .multi_line(has(ReMultiline))
-                .dot_matches_new_line(has(ReDotAll))
+            // Flags go into the pattern text so that equal regexes deduplicate exactly.
+            let mut flags = String::new();
+            for (m, f) in [(ReIgnoreCase, 'i'), (ReMultiline, 'm'), (ReDotAll, 's')] {
+                if has(m) {
+                    flags.push(f);
+                }
+            }
+            let text = if flags.is_empty() { s.clone() } else { format!("(?{flags}){s}") };
+            let re = regex::RegexBuilder::new(&text)
                 .size_limit(1 << 24)
                 .build()
                 .map_err(|e| ItemError::Regex(e.to_string()))?;

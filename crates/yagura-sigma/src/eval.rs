@@ -6,7 +6,7 @@
 //! No heap allocation once a [`Scratch`] has grown to the largest event.
 
 use crate::matcher::Matcher;
-use crate::pattern::{fold_case, lowercase_into, Anchor};
+use crate::pattern::{lowercase_into, Anchor};
 use crate::plan::{Action, Bucket, Node, Plan, PredId, PredKind, RuleId, ANY};
 use yagura_event::{Kind, Record};
 
@@ -131,6 +131,7 @@ impl Plan {
             if s.slot_stamp[fid] != gen {
                 continue;
             }
+            let Some(ac) = scan.automaton() else { continue };
             let mut e = s.slot_first[fid];
             while e != NONE {
                 let Some(f) = rec.at(e as usize) else { break };
@@ -138,9 +139,9 @@ impl Plan {
                 if f.kind == Kind::Null {
                     continue;
                 }
-                let text = fold_case(f.value, &mut s.fold);
+                let text = lowercase_into(f.value, &mut s.fold);
                 let len = text.len();
-                for m in scan.ac.find_overlapping_iter(text) {
+                for m in ac.find_overlapping_iter(text) {
                     for a in &scan.actions[m.pattern().as_usize()] {
                         match *a {
                             Action::Anchored(p, anchor) => {

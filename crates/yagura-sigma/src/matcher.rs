@@ -144,7 +144,8 @@ impl Matcher {
     /// A key that identifies equal matchers, used to deduplicate predicates across rules.
     pub fn dedup_key(&self) -> String {
         match self {
-            Matcher::Regex(r) => format!("Regex({})", r.as_str()),
+            Matcher::Str { pat, cased } => format!("s{}{pat}", u8::from(*cased)),
+            Matcher::Regex(r) => format!("r{}", r.as_str()),
             other => format!("{other:?}"),
         }
     }

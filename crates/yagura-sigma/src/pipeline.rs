@@ -103,7 +103,14 @@ pub struct Pipeline {
     #[serde(default)]
     pub unmapped_prefix: String,
     /// Logsource entries.
+    #[serde(default)]
     pub logsources: Vec<LogsourceEntry>,
+    /// Serve rules that no entry serves, with no event condition and no entry mapping (for
+    /// events whose source the pipeline cannot tell, and for testing rule semantics alone).
+    #[serde(default)]
+    pub catch_all: bool,
+    #[serde(skip)]
+    catch_all_entry: Option<Box<LogsourceEntry>>,
 }
 
 /// The built-in pipeline for EVTX-shaped Windows events (Sigma's Windows field names).
@@ -118,6 +125,7 @@ impl Pipeline {
             name: name.to_string(),
             reason: e.to_string(),
         })?;
+        let p = p.ready();
         if p.index_fields.len() > 2 {
             return Err(PipelineError::Invalid {
                 name: name.to_string(),
@@ -141,10 +149,43 @@ impl Pipeline {
     /// The entries that serve a rule's logsource. Empty: the rule does not apply to events of
     /// this pipeline (for example a Linux rule on Windows events).
     pub fn entries_for(&self, ls: &Logsource) -> Vec<&LogsourceEntry> {
-        self.logsources
+        let v: Vec<&LogsourceEntry> = self
+            .logsources
             .iter()
             .filter(|e| entry_serves(&e.match_, ls))
-            .collect()
+            .collect();
+        match (&self.catch_all_entry, v.is_empty()) {
+            (Some(e), true) => vec![e],
+            _ => v,
+        }
+    }
+
+    /// A pipeline that serves every rule with no condition and no field mapping: rules apply to
+    /// every event under their own field names.
+    pub fn passthrough() -> Pipeline {
+        Pipeline {
+            name: "passthrough".into(),
+            description: "every rule on every event, field names unchanged".into(),
+            index_fields: Vec::new(),
+            fieldmappings: FieldMap::new(),
+            unmapped_prefix: String::new(),
+            logsources: Vec::new(),
+            catch_all: true,
+            catch_all_entry: None,
+        }
+        .ready()
+    }
+
+    fn ready(mut self) -> Self {
+        if self.catch_all {
+            self.catch_all_entry = Some(Box::new(LogsourceEntry {
+                id: "catch_all".into(),
+                match_: LogsourceMatch::default(),
+                conditions: BTreeMap::new(),
+                fieldmappings: FieldMap::new(),
+            }));
+        }
+        self
     }
 
     /// Event field names for a Sigma field under an entry (entry map, then global map, then the

@@ -10,6 +10,7 @@ use crate::pipeline::{LogsourceEntry, Pipeline};
 use crate::ruleset::RuleSet;
 use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 
 /// Index of a rule in its [`RuleSet`].
 pub type RuleId = u32;
@@ -55,9 +56,22 @@ pub(crate) enum Action {
 #[derive(Debug)]
 pub(crate) struct FieldScan {
     pub field: FieldId,
-    pub ac: AhoCorasick,
+    /// Lower-case literals of the automaton.
+    pub literals: Vec<String>,
+    /// Built on first use (or by [`Plan::warm`]), so start-up only pays for buckets that events
+    /// actually reach.
+    pub ac: OnceLock<Option<AhoCorasick>>,
     /// Per automaton pattern: the predicates it decides.
     pub actions: Vec<Vec<Action>>,
+}
+
+impl FieldScan {
+    /// The automaton over the lower-case literals (values are lower-cased before the scan).
+    pub fn automaton(&self) -> Option<&AhoCorasick> {
+        self.ac
+            .get_or_init(|| AhoCorasick::builder().build(&self.literals).ok())
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -92,8 +106,6 @@ pub struct PlanStats {
     pub buckets: usize,
     /// Automata built.
     pub automata: usize,
-    /// Automata heap bytes.
-    pub automata_bytes: usize,
 }
 
 /// A compiled plan for one pipeline.
@@ -223,7 +235,7 @@ fn reorder(n: Node, preds: &[Pred]) -> Node {
                     k => kids.push(k),
                 }
             }
-            kids.sort_by_key(|k| cost(k, preds));
+            kids.sort_by_cached_key(|k| cost(k, preds));
             match kids.len() {
                 0 => Node::Const(true),
                 1 => kids.remove(0),
@@ -240,7 +252,7 @@ fn reorder(n: Node, preds: &[Pred]) -> Node {
                     k => kids.push(k),
                 }
             }
-            kids.sort_by_key(|k| cost(k, preds));
+            kids.sort_by_cached_key(|k| cost(k, preds));
             match kids.len() {
                 0 => Node::Const(false),
                 1 => kids.remove(0),
@@ -399,6 +411,17 @@ impl Plan {
         }
     }
 
+    /// Builds every automaton now (in parallel) instead of on first use; returns their heap
+    /// bytes. Long-running services call this once; a hunt lets events build what they need.
+    pub fn warm(&self) -> usize {
+        use rayon::prelude::*;
+        self.buckets
+            .par_iter()
+            .flat_map(|b| b.scans.par_iter())
+            .map(|s| s.automaton().map_or(0, AhoCorasick::memory_usage))
+            .sum()
+    }
+
     /// Plan statistics.
     pub fn stats(&self) -> &PlanStats {
         &self.stats
@@ -471,18 +494,14 @@ fn build_bucket(vids: &[u32], variants: &[Variant], preds: &[Pred], stats: &mut 
     }
     let mut fields: Vec<_> = per_field.into_iter().collect();
     fields.sort_by_key(|(f, _)| *f);
-    for (field, (lits, _, actions)) in fields {
-        // Literals are lower case; ASCII case is folded by the automaton, non-ASCII values are
-        // lower-cased before the scan.
-        let Ok(ac) = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&lits)
-        else {
-            continue;
-        };
+    for (field, (literals, _, actions)) in fields {
         stats.automata += 1;
-        stats.automata_bytes += ac.memory_usage();
-        bucket.scans.push(FieldScan { field, ac, actions });
+        bucket.scans.push(FieldScan {
+            field,
+            literals,
+            ac: OnceLock::new(),
+            actions,
+        });
     }
     bucket
 }

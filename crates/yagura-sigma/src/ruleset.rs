@@ -81,8 +81,22 @@ impl RuleSet {
             let mut files = Vec::new();
             collect_yaml(path, &mut files, &mut self.errors);
             files.sort();
-            for f in files {
-                self.load_file(&f, opts);
+            // Parse in parallel, then add in file order so rule ids are deterministic.
+            use rayon::prelude::*;
+            let parsed: Vec<_> = files
+                .par_iter()
+                .map(|f| (f, std::fs::read_to_string(f).map(|t| parse_file(&t, &opts.placeholders))))
+                .collect();
+            for (f, result) in parsed {
+                match result {
+                    Ok(docs) => self.add_parsed(f, docs),
+                    Err(e) => self.errors.push(LoadError {
+                        file: f.to_path_buf(),
+                        id: None,
+                        document: 0,
+                        error: RuleError::Yaml(format!("cannot read file: {e}")),
+                    }),
+                }
             }
         } else {
             self.load_file(path, opts);
@@ -104,8 +118,12 @@ impl RuleSet {
 
     /// Adds the documents of one YAML text (`file` is used in reports).
     pub fn add_yaml(&mut self, file: &Path, text: &str, opts: &LoadOptions) {
+        self.add_parsed(file, parse_file(text, &opts.placeholders));
+    }
+
+    fn add_parsed(&mut self, file: &Path, docs: Vec<(Option<String>, Result<Document, RuleError>)>) {
         self.files += 1;
-        for (doc, (id, result)) in parse_file(text, &opts.placeholders).into_iter().enumerate() {
+        for (doc, (id, result)) in docs.into_iter().enumerate() {
             match result {
                 Ok(Document::Rule(r)) => {
                     let condition = r.detection.condition.clone();

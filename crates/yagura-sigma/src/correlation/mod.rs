@@ -1,3 +1,6 @@
 //! Correlation rules [CR]: parsing, and a correlator over a time-ordered stream of matches.
 
+mod engine;
 pub mod rule;
+
+pub use engine::{Capture, CorrelationAlert, Correlator, CorrelatorStats, Limits};

@@ -1,0 +1,506 @@
+//! The correlator: consumes detection matches in time order and emits correlation alerts.
+//!
+//! Windows are sliding for conditions that only grow towards their threshold (`gt`, `gte`): the
+//! alert fires on the event that reaches it, and the group's window restarts. Conditions with an
+//! upper bound (`lt`, `lte`, `eq`, `neq`, ranges) can only be decided when a window is over, so
+//! they use a window that opens at a group's first event and closes `timespan` later (when a later
+//! event arrives or at [`Correlator::flush`]). Memory is bounded per window and per correlation
+//! (oldest entries and expired groups go first) and counted in [`CorrelatorStats`].
+
+use super::rule::{CorrelationRule, CorrelationType};
+use crate::pipeline::Pipeline;
+use crate::plan::RuleId;
+use crate::ruleset::{RuleRef, RuleSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
+use yagura_event::Record;
+
+/// Limits that bound correlation memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most entries kept in one group's window (oldest dropped first).
+    pub max_window_entries: usize,
+    /// Most open groups per correlation rule (expired groups are purged first; beyond that new
+    /// groups are refused and counted).
+    pub max_groups: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_window_entries: 65_536,
+            max_groups: 100_000,
+        }
+    }
+}
+
+/// The field values a correlation needs from one matched event, taken when it matched.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// The detection rule that matched.
+    pub rule: RuleId,
+    /// (Sigma field name, value) pairs.
+    pub values: Vec<(String, String)>,
+}
+
+impl Capture {
+    fn get(&self, field: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A correlation that fired.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CorrelationAlert {
+    /// Index in [`RuleSet::correlations`].
+    pub correlation: u32,
+    /// Time of the event that decided the alert (ms).
+    pub ts_ms: i64,
+    /// Time of the first event in the window (ms).
+    pub first_ts_ms: i64,
+    /// Group-by field values.
+    pub group: Vec<(String, String)>,
+    /// The measured value (count, distinct count, sum, average, percentile…).
+    pub value: f64,
+    /// Events in the window.
+    pub events: usize,
+    /// False when a parent correlation has `generate: false` for it (used only for chaining).
+    pub reported: bool,
+}
+
+/// Memory and work counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CorrelatorStats {
+    /// Open group windows now.
+    pub open_windows: usize,
+    /// Entries held in all windows now.
+    pub entries: usize,
+    /// Approximate bytes held by windows and group keys.
+    pub bytes: usize,
+    /// Entries dropped because a window was full.
+    pub dropped_entries: u64,
+    /// Groups refused because a correlation had too many open groups.
+    pub refused_groups: u64,
+    /// Alerts emitted.
+    pub alerts: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    ts: i64,
+    pos: usize,
+    value: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    entries: VecDeque<Entry>,
+    first_ts: i64,
+}
+
+#[derive(Debug)]
+struct State {
+    rule: CorrelationRule,
+    /// Name/id of each referenced rule, for aliases.
+    ref_names: Vec<Vec<String>>,
+    groups: FxHashMap<Vec<String>, Window>,
+    reported: bool,
+}
+
+/// Correlates detection matches over time. Feed it with matches in timestamp order.
+#[derive(Debug)]
+pub struct Correlator {
+    states: Vec<State>,
+    by_rule: FxHashMap<RuleId, Vec<(usize, usize)>>,
+    by_corr: Vec<Vec<(usize, usize)>>,
+    needs: FxHashMap<RuleId, Vec<String>>,
+    field_names: FxHashMap<String, Vec<String>>,
+    suppressed: FxHashSet<RuleId>,
+    limits: Limits,
+    stats: CorrelatorStats,
+    observed: u64,
+}
+
+impl Correlator {
+    /// Builds a correlator for the correlations of `set`; Sigma field names are mapped to event
+    /// fields with `pipeline`'s global mapping.
+    pub fn new(set: &RuleSet, pipeline: &Pipeline) -> Correlator {
+        Self::with_limits(set, pipeline, Limits::default())
+    }
+
+    /// As [`Correlator::new`] with explicit limits.
+    pub fn with_limits(set: &RuleSet, pipeline: &Pipeline, limits: Limits) -> Correlator {
+        let mut c = Correlator {
+            states: Vec::new(),
+            by_rule: FxHashMap::default(),
+            by_corr: vec![Vec::new(); set.correlations.len()],
+            needs: FxHashMap::default(),
+            field_names: FxHashMap::default(),
+            suppressed: FxHashSet::default(),
+            limits,
+            stats: CorrelatorStats::default(),
+            observed: 0,
+        };
+        let mut generating: FxHashSet<RuleId> = FxHashSet::default();
+        let mut silent_corr = vec![false; set.correlations.len()];
+        for (ci, lc) in set.correlations.iter().enumerate() {
+            let mut ref_names = Vec::new();
+            for (pos, r) in lc.refs.iter().enumerate() {
+                let meta = match *r {
+                    RuleRef::Rule(id) => &set.rules[id as usize].rule.meta,
+                    RuleRef::Correlation(id) => &set.correlations[id as usize].rule.meta,
+                };
+                let mut names = vec![lc.rule.rules[pos].clone()];
+                names.extend(meta.id.clone());
+                names.extend(meta.name.clone());
+                ref_names.push(names.clone());
+                let fields = needed_fields(&lc.rule, &names);
+                match *r {
+                    RuleRef::Rule(id) => {
+                        c.by_rule.entry(id).or_default().push((ci, pos));
+                        let need = c.needs.entry(id).or_default();
+                        for f in fields {
+                            if !need.contains(&f) {
+                                need.push(f);
+                            }
+                        }
+                        if lc.rule.generate {
+                            generating.insert(id);
+                        } else {
+                            c.suppressed.insert(id);
+                        }
+                    }
+                    RuleRef::Correlation(id) => {
+                        c.by_corr[id as usize].push((ci, pos));
+                        if !lc.rule.generate {
+                            silent_corr[id as usize] = true;
+                        }
+                    }
+                }
+            }
+            c.states.push(State {
+                rule: lc.rule.clone(),
+                ref_names,
+                groups: FxHashMap::default(),
+                reported: true,
+            });
+        }
+        for (i, silent) in silent_corr.into_iter().enumerate() {
+            c.states[i].reported = !silent;
+        }
+        c.suppressed.retain(|r| !generating.contains(r));
+        let names: Vec<String> = c.needs.values().flatten().cloned().collect();
+        for n in names {
+            let mapped = pipeline.map_field(None, &n);
+            let mut all = mapped;
+            if !all.contains(&n) {
+                all.push(n.clone());
+            }
+            c.field_names.insert(n, all);
+        }
+        c
+    }
+
+    /// True when there is no correlation rule.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// True when the rule is referenced only by correlations with `generate: false`: its matches
+    /// feed correlations but are not reported on their own.
+    pub fn suppressed(&self, rule: RuleId) -> bool {
+        self.suppressed.contains(&rule)
+    }
+
+    /// Takes the values correlations need from a matched event. `None` when no correlation
+    /// references the rule.
+    pub fn capture(&self, rule: RuleId, rec: &Record) -> Option<Capture> {
+        let need = self.by_rule.contains_key(&rule).then(|| self.needs.get(&rule))?;
+        let mut values = Vec::new();
+        for f in need.into_iter().flatten() {
+            let names = self.field_names.get(f);
+            let found = names
+                .into_iter()
+                .flatten()
+                .find_map(|n| rec.get(n).map(|x| x.value.to_string()));
+            if let Some(v) = found {
+                values.push((f.clone(), v));
+            }
+        }
+        Some(Capture { rule, values })
+    }
+
+    /// Feeds one match (in timestamp order) and appends the alerts it completes.
+    pub fn observe(&mut self, cap: &Capture, ts_ms: i64, out: &mut Vec<CorrelationAlert>) {
+        self.observed += 1;
+        if self.observed % 4096 == 0 {
+            self.purge(ts_ms, out);
+        }
+        let targets = self.by_rule.get(&cap.rule).cloned().unwrap_or_default();
+        for (ci, pos) in targets {
+            let lookup = |f: &str| cap.get(f).map(str::to_string);
+            self.feed(ci, pos, ts_ms, &lookup, out);
+        }
+    }
+
+    /// Closes every open window (end of stream) and appends the alerts they complete.
+    pub fn flush(&mut self, out: &mut Vec<CorrelationAlert>) {
+        for ci in 0..self.states.len() {
+            let keys: Vec<Vec<String>> = self.states[ci].groups.keys().cloned().collect();
+            for key in keys {
+                if let Some(w) = self.states[ci].groups.remove(&key) {
+                    self.close(ci, &key, &w, out);
+                }
+            }
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> CorrelatorStats {
+        let mut s = self.stats.clone();
+        s.open_windows = self.states.iter().map(|st| st.groups.len()).sum();
+        s.entries = 0;
+        s.bytes = 0;
+        for st in &self.states {
+            for (k, w) in &st.groups {
+                s.entries += w.entries.len();
+                s.bytes += std::mem::size_of::<Window>()
+                    + k.iter().map(|x| x.len() + 24).sum::<usize>()
+                    + w.entries.capacity() * std::mem::size_of::<Entry>()
+                    + w.entries
+                        .iter()
+                        .map(|e| e.value.as_ref().map_or(0, String::len))
+                        .sum::<usize>();
+            }
+        }
+        s
+    }
+
+    fn feed(
+        &mut self,
+        ci: usize,
+        pos: usize,
+        ts: i64,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        out: &mut Vec<CorrelationAlert>,
+    ) {
+        let st = &self.states[ci];
+        let span = st.rule.timespan_ms;
+        let sliding = st.rule.condition.decides_on_arrival();
+        let names = &st.ref_names[pos];
+        let key: Vec<String> = st
+            .rule
+            .group_by
+            .iter()
+            .map(|g| lookup(&resolve_alias(&st.rule, g, names)).unwrap_or_default())
+            .collect();
+        let value = st
+            .rule
+            .condition
+            .fields
+            .iter()
+            .map(|f| lookup(f).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\u{1f}");
+        let has_value = !st.rule.condition.fields.is_empty();
+        // A fixed window that is over is decided before this event opens a new one.
+        if !sliding {
+            let over = st.groups.get(&key).is_some_and(|w| ts > w.first_ts + span);
+            if over {
+                if let Some(w) = self.states[ci].groups.remove(&key) {
+                    self.close(ci, &key, &w, out);
+                }
+            }
+        }
+        let limits = self.limits;
+        if !self.states[ci].groups.contains_key(&key) && self.states[ci].groups.len() >= limits.max_groups {
+            self.purge(ts, out);
+            if self.states[ci].groups.len() >= limits.max_groups {
+                self.stats.refused_groups += 1;
+                return;
+            }
+        }
+        let st = &mut self.states[ci];
+        let w = st.groups.entry(key.clone()).or_default();
+        if sliding {
+            while w.entries.front().is_some_and(|e| e.ts < ts - span) {
+                w.entries.pop_front();
+            }
+        }
+        if w.entries.is_empty() {
+            w.first_ts = ts;
+        }
+        if w.entries.len() >= limits.max_window_entries {
+            w.entries.pop_front();
+            self.stats.dropped_entries += 1;
+        }
+        w.entries.push_back(Entry {
+            ts,
+            pos,
+            value: has_value.then_some(value),
+        });
+        if sliding {
+            let v = measure(&st.rule, w);
+            if st.rule.condition.test(v) {
+                let w = st.groups.remove(&key).unwrap_or_default();
+                self.emit(ci, &key, &w, v, ts, out);
+            }
+        }
+    }
+
+    fn close(&mut self, ci: usize, key: &[String], w: &Window, out: &mut Vec<CorrelationAlert>) {
+        let st = &self.states[ci];
+        if st.rule.condition.decides_on_arrival() || w.entries.is_empty() {
+            return;
+        }
+        let v = measure(&st.rule, w);
+        if st.rule.condition.test(v) {
+            let ts = w.entries.back().map_or(w.first_ts, |e| e.ts);
+            self.emit(ci, key, w, v, ts, out);
+        }
+    }
+
+    fn emit(&mut self, ci: usize, key: &[String], w: &Window, v: f64, ts: i64, out: &mut Vec<CorrelationAlert>) {
+        let st = &self.states[ci];
+        let group: Vec<(String, String)> = st
+            .rule
+            .group_by
+            .iter()
+            .cloned()
+            .zip(key.iter().cloned())
+            .collect();
+        let alert = CorrelationAlert {
+            correlation: ci as u32,
+            ts_ms: ts,
+            first_ts_ms: w.first_ts,
+            group: group.clone(),
+            value: v,
+            events: w.entries.len(),
+            reported: st.reported,
+        };
+        self.stats.alerts += 1;
+        out.push(alert);
+        // Chaining: this alert is an event for the correlations that reference this one.
+        for (parent, pos) in self.by_corr[ci].clone() {
+            let g = group.clone();
+            let lookup = move |f: &str| g.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone());
+            self.feed(parent, pos, ts, &lookup, out);
+        }
+    }
+
+    fn purge(&mut self, now: i64, out: &mut Vec<CorrelationAlert>) {
+        for ci in 0..self.states.len() {
+            let span = self.states[ci].rule.timespan_ms;
+            let expired: Vec<Vec<String>> = self.states[ci]
+                .groups
+                .iter()
+                .filter(|(_, w)| {
+                    let last = w.entries.back().map_or(w.first_ts, |e| e.ts);
+                    last < now - span && w.first_ts + span < now
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in expired {
+                if let Some(w) = self.states[ci].groups.remove(&k) {
+                    self.close(ci, &k, &w, out);
+                }
+            }
+        }
+    }
+}
+
+fn resolve_alias(rule: &CorrelationRule, group_field: &str, names: &[String]) -> String {
+    rule.aliases
+        .iter()
+        .find(|a| a.name == group_field)
+        .and_then(|a| {
+            a.fields
+                .iter()
+                .find(|(r, _)| names.contains(r))
+                .map(|(_, f)| f.clone())
+        })
+        .unwrap_or_else(|| group_field.to_string())
+}
+
+fn needed_fields(rule: &CorrelationRule, names: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = rule
+        .group_by
+        .iter()
+        .map(|g| resolve_alias(rule, g, names))
+        .collect();
+    v.extend(rule.condition.fields.iter().cloned());
+    v
+}
+
+fn numbers(w: &Window) -> Vec<f64> {
+    w.entries
+        .iter()
+        .filter_map(|e| e.value.as_deref().and_then(crate::matcher::parse_number))
+        .collect()
+}
+
+/// The quantity the condition compares, per correlation type.
+fn measure(rule: &CorrelationRule, w: &Window) -> f64 {
+    match rule.kind {
+        CorrelationType::EventCount => w.entries.len() as f64,
+        CorrelationType::ValueCount => {
+            let distinct: FxHashSet<&str> = w
+                .entries
+                .iter()
+                .filter_map(|e| e.value.as_deref())
+                .filter(|v| !v.is_empty())
+                .collect();
+            distinct.len() as f64
+        }
+        CorrelationType::Temporal => {
+            let distinct: FxHashSet<usize> = w.entries.iter().map(|e| e.pos).collect();
+            distinct.len() as f64
+        }
+        CorrelationType::TemporalOrdered => {
+            // Length of the longest prefix of `rules` seen in order within the window.
+            let mut need = 0;
+            for e in &w.entries {
+                if e.pos == need {
+                    need += 1;
+                }
+            }
+            need as f64
+        }
+        CorrelationType::ValueSum => numbers(w).iter().sum(),
+        CorrelationType::ValueAvg => {
+            let n = numbers(w);
+            if n.is_empty() {
+                0.0
+            } else {
+                n.iter().sum::<f64>() / n.len() as f64
+            }
+        }
+        CorrelationType::ValuePercentile => match rule.condition.percentile {
+            Some(p) => {
+                let mut n = numbers(w);
+                if n.is_empty() {
+                    return f64::NAN;
+                }
+                n.sort_by(f64::total_cmp);
+                let rank = ((p / 100.0) * (n.len() as f64 - 1.0)).round() as usize;
+                n[rank.min(n.len() - 1)]
+            }
+            None => {
+                // Spec example: how rare the newest value is, as the percentage of the group's
+                // events in the window that carry it.
+                let Some(last) = w.entries.back().and_then(|e| e.value.as_deref()) else {
+                    return f64::NAN;
+                };
+                let same = w
+                    .entries
+                    .iter()
+                    .filter(|e| e.value.as_deref() == Some(last))
+                    .count();
+                100.0 * same as f64 / w.entries.len() as f64
+            }
+        },
+    }
+}
