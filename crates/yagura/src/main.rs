@@ -2,12 +2,17 @@
 //! (collect → normalize → detect); all behaviour lives in those crates.
 
 mod cmd;
+mod hunt;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "yagura", version, about = "Yagura (櫓): SOC platform — hunt, detect, triage")]
+#[command(
+    name = "yagura",
+    version,
+    about = "Yagura (櫓): SOC platform — hunt, detect, triage"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,0 +1,98 @@
+//! One detection: a rule that matched one event, with what the timeline shows about the event.
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use yagura_sigma::rule::Level;
+use yagura_sigma::RuleSet;
+
+/// A rule matched an event. Rule facts live in the [`RuleCatalog`] (`rule` indexes it), so a
+/// detection stays small while it waits to be sorted (in memory or in a spilled run).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Detection {
+    /// Event time, Unix milliseconds UTC.
+    pub ts: Option<i64>,
+    /// Index into the [`RuleCatalog`].
+    pub rule: u32,
+    /// Host.
+    pub computer: String,
+    /// Windows channel.
+    pub channel: String,
+    /// Windows event id.
+    pub event_id: Option<u32>,
+    /// Source file (`archive.zip!entry.json` inside an archive).
+    pub file: String,
+    /// Record number in the file (EVTX record id, JSON line or object number).
+    pub record: u64,
+    /// Key fields of the event, `k=v` separated by spaces.
+    pub fields: String,
+}
+
+impl Detection {
+    /// Timeline order: time (events without a time first), then file, record and rule, so the
+    /// output is the same whatever the thread count.
+    pub fn timeline_cmp(&self, other: &Self) -> Ordering {
+        self.ts
+            .cmp(&other.ts)
+            .then_with(|| self.file.cmp(&other.file))
+            .then_with(|| self.record.cmp(&other.record))
+            .then_with(|| self.rule.cmp(&other.rule))
+    }
+}
+
+/// What the timeline shows about a rule.
+#[derive(Clone, Debug)]
+pub struct RuleInfo {
+    /// Title.
+    pub title: String,
+    /// Rule id (or empty).
+    pub id: String,
+    /// Level; rules without one count as informational.
+    pub level: Level,
+    /// ATT&CK tags (`attack.*`).
+    pub attack_tags: Vec<String>,
+}
+
+/// Every rule that can produce a detection, indexed by [`Detection::rule`]. Detection rules come
+/// first with their `RuleId`; correlation alerts would be appended after them.
+#[derive(Clone, Debug, Default)]
+pub struct RuleCatalog {
+    /// Indexed by detection rule index.
+    pub rules: Vec<RuleInfo>,
+}
+
+impl RuleCatalog {
+    /// The catalog of `set.rules`, in order.
+    pub fn of(set: &RuleSet) -> Self {
+        let rules = set
+            .rules
+            .iter()
+            .map(|r| RuleInfo {
+                title: r.rule.meta.title.clone(),
+                id: r.rule.meta.id.clone().unwrap_or_default(),
+                level: r.rule.meta.level.unwrap_or(Level::Informational),
+                attack_tags: r
+                    .rule
+                    .meta
+                    .tags
+                    .iter()
+                    .filter(|t| t.starts_with("attack."))
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        Self { rules }
+    }
+
+    /// The rule at `index`, or a placeholder when out of range.
+    pub fn get(&self, index: u32) -> &RuleInfo {
+        static UNKNOWN: std::sync::OnceLock<RuleInfo> = std::sync::OnceLock::new();
+        self.rules.get(index as usize).unwrap_or_else(|| {
+            UNKNOWN.get_or_init(|| RuleInfo {
+                title: "(unknown rule)".into(),
+                id: String::new(),
+                level: Level::Informational,
+                attack_tags: Vec::new(),
+            })
+        })
+    }
+}

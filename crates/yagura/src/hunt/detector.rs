@@ -1,0 +1,70 @@
+//! One document in, the rules it matches out: normalization plus the plan of its shape.
+
+use yagura_event::Record;
+use yagura_normalize::{EventMeta, NormalizeError, Shape};
+use yagura_sigma::{Pipeline, Plan, RuleId, RuleSet, Scratch};
+
+/// The compiled plans: Windows-shaped documents (EVTX, Winlogbeat, NXLog) and ECS documents.
+/// Shared by every worker (it is `Sync`).
+pub struct Detector {
+    windows: Plan,
+    ecs: Plan,
+}
+
+impl Detector {
+    /// Compiles `rules` for both document families.
+    pub fn compile(rules: &RuleSet) -> Self {
+        Self {
+            windows: Plan::compile(rules, &Pipeline::windows()),
+            ecs: Plan::compile(rules, &Pipeline::ecs()),
+        }
+    }
+
+    /// Per-thread state: one record and one scratch per plan, reused event after event.
+    pub fn worker(&self) -> DetectorWorker<'_> {
+        DetectorWorker {
+            detector: self,
+            record: Record::new(),
+            windows_scratch: self.windows.scratch(),
+            ecs_scratch: self.ecs.scratch(),
+            hits: Vec::new(),
+        }
+    }
+}
+
+/// A worker's reusable buffers.
+pub struct DetectorWorker<'d> {
+    detector: &'d Detector,
+    /// The last document, flattened.
+    pub record: Record,
+    windows_scratch: Scratch,
+    ecs_scratch: Scratch,
+    hits: Vec<RuleId>,
+}
+
+impl DetectorWorker<'_> {
+    /// Flattens `doc` and evaluates it; returns its meta. Afterwards [`Self::hits`] holds the
+    /// rules it matched and `record` the flattened document.
+    pub fn evaluate(&mut self, doc: &serde_json::Value) -> Result<EventMeta, NormalizeError> {
+        let (shape, meta) = yagura_normalize::flatten(doc, &mut self.record)?;
+        self.hits.clear();
+        match shape {
+            Shape::Ecs => {
+                self.detector
+                    .ecs
+                    .evaluate(&self.record, &mut self.ecs_scratch, &mut self.hits)
+            }
+            Shape::EvtxXml | Shape::Winlogbeat | Shape::Nxlog => self.detector.windows.evaluate(
+                &self.record,
+                &mut self.windows_scratch,
+                &mut self.hits,
+            ),
+        }
+        Ok(meta)
+    }
+
+    /// Rules matched by the last evaluated document.
+    pub fn hits(&self) -> &[RuleId] {
+        &self.hits
+    }
+}

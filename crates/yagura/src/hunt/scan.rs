@@ -1,0 +1,164 @@
+//! The worker pool: files are handed out to N threads; each thread reads its file, normalizes
+//! and evaluates every event with its own record and scratch, and sends detections and errors
+//! to the collecting thread.
+
+use crossbeam_channel::{bounded, Sender};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use yagura_ingest::{InputFile, Item, Location, ReadOptions};
+use yagura_sigma::rule::Level;
+
+use super::detection::Detection;
+use super::detector::{Detector, DetectorWorker};
+use super::key_fields::summarize;
+
+/// Which events and detections to keep.
+#[derive(Clone, Debug)]
+pub struct ScanFilter {
+    /// Lowest rule level reported.
+    pub min_level: Level,
+    /// Earliest event time (Unix ms, inclusive).
+    pub from: Option<i64>,
+    /// Latest event time (Unix ms, inclusive).
+    pub to: Option<i64>,
+}
+
+impl ScanFilter {
+    fn time_ok(&self, ts: Option<i64>) -> bool {
+        if self.from.is_none() && self.to.is_none() {
+            return true;
+        }
+        // With a time range, events without a time cannot be placed in it.
+        match ts {
+            Some(t) => self.from.unwrap_or(i64::MIN) <= t && t <= self.to.unwrap_or(i64::MAX),
+            None => false,
+        }
+    }
+}
+
+/// What a worker reports to the collector.
+pub enum Message {
+    /// A detection.
+    Detection(Detection),
+    /// An input error (file, record and reason in the text).
+    Error(String),
+    /// A file is read.
+    FileDone {
+        /// Events read from it.
+        events: u64,
+        /// Its size in bytes.
+        bytes: u64,
+    },
+}
+
+/// Scans `files` with `threads` workers, calling `collect` (on the calling thread) for every
+/// message. `levels[rule]` is each rule's level.
+pub fn scan(
+    files: &[InputFile],
+    detector: &Detector,
+    levels: &[Level],
+    filter: &ScanFilter,
+    threads: usize,
+    mut collect: impl FnMut(Message),
+) {
+    let threads = threads.max(1);
+    // Few files: give each one several EVTX parsing threads; many files: one each.
+    let evtx_threads = (threads / files.len().max(1)).max(1);
+    let read_opts = ReadOptions { evtx_threads };
+    // Largest files first, so a big file does not start last and run alone.
+    let mut order: Vec<(u64, &InputFile)> = files
+        .iter()
+        .map(|f| (std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0), f))
+        .collect();
+    order.sort_by_key(|&(size, _)| std::cmp::Reverse(size));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = bounded::<Message>(8192);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(order.len()) {
+            let tx = tx.clone();
+            let (order, next, read_opts) = (&order, &next, &read_opts);
+            scope.spawn(move || {
+                let mut worker = detector.worker();
+                while let Some(&(bytes, file)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let events = scan_file(file, &mut worker, levels, filter, read_opts, &tx);
+                    if tx.send(Message::FileDone { events, bytes }).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for message in rx {
+            collect(message);
+        }
+    });
+}
+
+/// Reads one file; returns the number of events read.
+fn scan_file(
+    file: &InputFile,
+    worker: &mut DetectorWorker<'_>,
+    levels: &[Level],
+    filter: &ScanFilter,
+    read_opts: &ReadOptions,
+    tx: &Sender<Message>,
+) -> u64 {
+    let mut events = 0;
+    file.read(read_opts, &mut |item| match item {
+        Item::Doc { loc, doc } => {
+            events += 1;
+            match worker.evaluate(doc) {
+                Ok(meta) => {
+                    if !worker.hits().is_empty() {
+                        report_hits(worker, meta, loc, levels, filter, tx);
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Message::Error(format!("{loc}: {e}")));
+                }
+            }
+        }
+        Item::Error(e) => {
+            let _ = tx.send(Message::Error(e.to_string()));
+        }
+    });
+    events
+}
+
+fn report_hits(
+    worker: &DetectorWorker<'_>,
+    meta: yagura_normalize::EventMeta,
+    loc: &Location,
+    levels: &[Level],
+    filter: &ScanFilter,
+    tx: &Sender<Message>,
+) {
+    if !filter.time_ok(meta.timestamp) {
+        return;
+    }
+    // CORRELATION INTEGRATION POINT: once `yagura_sigma::correlation::Correlator` lands, call
+    // `correlator.capture(rule, &worker.record)` here for every hit and send the captures to the
+    // collector (which sorts them by time and feeds `observe`, then `flush`); skip hits of rules
+    // for which `correlator.suppressed(rule)` is true.
+    let reported = |rule: &&u32| {
+        levels
+            .get(**rule as usize)
+            .is_some_and(|l| *l >= filter.min_level)
+    };
+    let mut fields: Option<String> = None;
+    for &rule in worker.hits().iter().filter(reported) {
+        let fields = fields
+            .get_or_insert_with(|| summarize(&worker.record))
+            .clone();
+        let detection = Detection {
+            ts: meta.timestamp,
+            rule,
+            computer: meta.computer.clone(),
+            channel: meta.channel.clone(),
+            event_id: meta.event_id,
+            file: loc.file.clone(),
+            record: loc.record,
+            fields,
+        };
+        let _ = tx.send(Message::Detection(detection));
+    }
+}

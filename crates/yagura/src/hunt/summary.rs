@@ -1,0 +1,139 @@
+//! Totals of a hunt, printed after the timeline.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::time::Duration;
+use yagura_sigma::rule::Level;
+
+use super::detection::{Detection, RuleCatalog};
+use super::labels::Labels;
+
+/// How many rules, hosts… the summary lists at most.
+const TOP: usize = 10;
+
+/// Counters of one hunt.
+#[derive(Default)]
+pub struct Summary {
+    /// Rules loaded.
+    pub rules_loaded: usize,
+    /// Rules rejected.
+    pub rules_rejected: usize,
+    /// Input files found.
+    pub files: usize,
+    /// Files met in folders and not read.
+    pub skipped: usize,
+    /// Events read.
+    pub events: u64,
+    /// Input errors (files, chunks, records, documents).
+    pub errors: u64,
+    /// Detections reported.
+    pub detections: u64,
+    by_level: [u64; 5],
+    by_rule: HashMap<u32, u64>,
+    by_host: HashMap<String, u64>,
+}
+
+fn level_index(l: Level) -> usize {
+    match l {
+        Level::Informational => 0,
+        Level::Low => 1,
+        Level::Medium => 2,
+        Level::High => 3,
+        Level::Critical => 4,
+    }
+}
+
+const LEVELS: [Level; 5] = [
+    Level::Informational,
+    Level::Low,
+    Level::Medium,
+    Level::High,
+    Level::Critical,
+];
+
+impl Summary {
+    /// Counts one detection.
+    pub fn count(&mut self, d: &Detection, catalog: &RuleCatalog) {
+        self.detections += 1;
+        self.by_level[level_index(catalog.get(d.rule).level)] += 1;
+        *self.by_rule.entry(d.rule).or_default() += 1;
+        match self.by_host.get_mut(d.computer.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_host.insert(d.computer.clone(), 1);
+            }
+        }
+    }
+
+    /// Prints the summary.
+    pub fn print(
+        &self,
+        out: &mut dyn Write,
+        l: &Labels,
+        catalog: &RuleCatalog,
+        elapsed: Duration,
+    ) -> io::Result<()> {
+        writeln!(out, "── {} ──", l.summary)?;
+        writeln!(out, "{}: {}", l.detections, self.detections)?;
+        write!(out, "{}:", l.by_level)?;
+        for level in LEVELS.iter().rev() {
+            write!(
+                out,
+                " {}={}",
+                level.as_str(),
+                self.by_level[level_index(*level)]
+            )?;
+        }
+        writeln!(out)?;
+        if !self.by_rule.is_empty() {
+            writeln!(out, "{} ({}):", l.by_rule, self.by_rule.len())?;
+            for (rule, n) in top(&self.by_rule) {
+                let r = catalog.get(*rule);
+                writeln!(out, "  {n:>8}  {:<13} {}", r.level.as_str(), r.title)?;
+            }
+        }
+        if !self.by_host.is_empty() {
+            writeln!(out, "{} ({}):", l.by_host, self.by_host.len())?;
+            for (host, n) in top(&self.by_host) {
+                let host = if host.is_empty() { "-" } else { host.as_str() };
+                writeln!(out, "  {n:>8}  {host}")?;
+            }
+        }
+        writeln!(
+            out,
+            "{}: {}  {}: {}",
+            l.rules_loaded, self.rules_loaded, l.rules_rejected, self.rules_rejected
+        )?;
+        writeln!(
+            out,
+            "{}: {}  {}: {}  {}: {}  {}: {}",
+            l.files_read,
+            self.files,
+            l.files_skipped,
+            self.skipped,
+            l.records,
+            self.events,
+            l.input_errors,
+            self.errors
+        )?;
+        let secs = elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.events as f64 / secs
+        } else {
+            0.0
+        };
+        writeln!(
+            out,
+            "{}: {secs:.2}s  {}: {rate:.0}",
+            l.elapsed, l.events_per_sec
+        )
+    }
+}
+
+/// The `TOP` largest counts, largest first (ties by key, so the order is stable).
+fn top<K: Ord>(counts: &HashMap<K, u64>) -> Vec<(&K, u64)> {
+    let mut v: Vec<_> = counts.iter().map(|(k, n)| (k, *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    v.truncate(TOP);
+    v
+}
