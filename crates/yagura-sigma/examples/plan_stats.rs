@@ -18,7 +18,17 @@ fn main() {
     let t2 = t0.elapsed();
     let bytes = plan.warm();
     let t3 = t0.elapsed();
-    println!("rules loaded {} rejected {}", set.loaded(), set.errors.len());
-    println!("load {:?}  compile {:?}  build all automata {:?} ({} KiB)", t1, t2 - t1, t3 - t2, bytes / 1024);
+    println!(
+        "rules loaded {} rejected {}",
+        set.loaded(),
+        set.errors.len()
+    );
+    println!(
+        "load {:?}  compile {:?}  build all automata {:?} ({} KiB)",
+        t1,
+        t2 - t1,
+        t3 - t2,
+        bytes / 1024
+    );
     println!("{:#?}", plan.stats());
 }

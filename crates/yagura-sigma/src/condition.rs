@@ -48,7 +48,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 }
             }
             c if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '.') => word.push(c),
-            '|' => return Err("the '|' aggregation syntax of Sigma v1 is not part of v2; use a correlation rule".into()),
+            '|' => return Err(
+                "the '|' aggregation syntax of Sigma v1 is not part of v2; use a correlation rule"
+                    .into(),
+            ),
             c => return Err(format!("unexpected character '{c}'")),
         }
     }
@@ -116,17 +119,25 @@ impl Parser {
                     self.pos += 1;
                     let pat = match self.toks.get(self.pos) {
                         Some(Tok::Word(p)) if !is_keyword(p) => p.clone(),
-                        _ => return Err(format!("'{w} of' must be followed by a pattern or 'them'")),
+                        _ => {
+                            return Err(format!("'{w} of' must be followed by a pattern or 'them'"))
+                        }
                     };
                     self.pos += 1;
                     let pat = if pat == "them" { "*".to_string() } else { pat };
-                    return Ok(if w == "all" { Cond::AllOf(pat) } else { Cond::OneOf(pat) });
+                    return Ok(if w == "all" {
+                        Cond::AllOf(pat)
+                    } else {
+                        Cond::OneOf(pat)
+                    });
                 }
                 if is_keyword(&w) {
                     return Err(format!("unexpected '{w}'"));
                 }
                 if w.contains('*') {
-                    return Err(format!("wildcard identifier '{w}' is only allowed after '1 of' or 'all of'"));
+                    return Err(format!(
+                        "wildcard identifier '{w}' is only allowed after '1 of' or 'all of'"
+                    ));
                 }
                 Ok(Cond::Ident(w))
             }
@@ -149,7 +160,10 @@ pub fn parse(s: &str) -> Result<Cond, String> {
     let mut p = Parser { toks, pos: 0 };
     let c = p.or()?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected token after position {}: {:?}", p.pos, p.toks[p.pos]));
+        return Err(format!(
+            "unexpected token after position {}: {:?}",
+            p.pos, p.toks[p.pos]
+        ));
     }
     Ok(c)
 }

@@ -83,12 +83,18 @@ pub fn parse_detection(
                     for c in seq {
                         conditions.push(
                             c.as_str()
-                                .ok_or_else(|| RuleError::Condition("conditions must be strings".into()))?
+                                .ok_or_else(|| {
+                                    RuleError::Condition("conditions must be strings".into())
+                                })?
                                 .to_string(),
                         );
                     }
                 }
-                _ => return Err(RuleError::Condition("condition must be a string or a list".into())),
+                _ => {
+                    return Err(RuleError::Condition(
+                        "condition must be a string or a list".into(),
+                    ))
+                }
             }
             continue;
         }
@@ -110,8 +116,15 @@ pub fn parse_detection(
         let cond = condition::parse(c).map_err(RuleError::Condition)?;
         ors.push(resolve(&cond, &searches)?);
     }
-    let condition = if ors.len() == 1 { ors.remove(0) } else { Expr::Or(ors) };
-    Ok(Detection { searches, condition })
+    let condition = if ors.len() == 1 {
+        ors.remove(0)
+    } else {
+        Expr::Or(ors)
+    };
+    Ok(Detection {
+        searches,
+        condition,
+    })
 }
 
 fn resolve(c: &Cond, searches: &[(String, Expr)]) -> Result<Expr, RuleError> {
@@ -125,7 +138,9 @@ fn resolve(c: &Cond, searches: &[(String, Expr)]) -> Result<Expr, RuleError> {
     let pick = |pat: &str| -> Result<Vec<Expr>, RuleError> {
         let names = condition::select(pat, searches.iter().map(|(n, _)| n.as_str()));
         if names.is_empty() {
-            return Err(RuleError::Condition(format!("pattern '{pat}' matches no search identifier")));
+            return Err(RuleError::Condition(format!(
+                "pattern '{pat}' matches no search identifier"
+            )));
         }
         names.into_iter().map(find).collect()
     };
@@ -158,7 +173,9 @@ fn search(v: &Value, ph: &Placeholders) -> Result<Expr, RuleError> {
             item("", v, ph)
         }
         Value::Sequence(seq) => Ok(Expr::Or(
-            seq.iter().map(|x| search(x, ph)).collect::<Result<_, _>>()?,
+            seq.iter()
+                .map(|x| search(x, ph))
+                .collect::<Result<_, _>>()?,
         )),
         Value::Null => Err(RuleError::Structure("a search identifier is empty".into())),
         scalar => item("", scalar, ph),
@@ -241,7 +258,11 @@ fn build_item(
     let neq = has(Neq);
     let cased = has(Cased);
     let wrap = |leaves: Vec<Expr>| -> Expr {
-        let e = if all { Expr::And(leaves) } else { Expr::Or(leaves) };
+        let e = if all {
+            Expr::And(leaves)
+        } else {
+            Expr::Or(leaves)
+        };
         if neq {
             Expr::Not(Box::new(e))
         } else {
@@ -257,7 +278,11 @@ fn build_item(
     let is_null = values.iter().any(|v| matches!(v, Scalar::Null));
     if is_null {
         if values.len() > 1 {
-            return Err("null must not share a list with other values [RS Special Field Values]".to_string().into());
+            return Err(
+                "null must not share a list with other values [RS Special Field Values]"
+                    .to_string()
+                    .into(),
+            );
         }
         if field.is_none() {
             return Err("null must be bound to a field".to_string().into());
@@ -275,7 +300,9 @@ fn build_item(
         }
         return match values {
             [Scalar::Bool(b)] => Ok(leaf(&field, Matcher::Exists(*b))),
-            _ => Err("exists takes one boolean value (true or false)".to_string().into()),
+            _ => Err("exists takes one boolean value (true or false)"
+                .to_string()
+                .into()),
         };
     }
 
@@ -293,7 +320,11 @@ fn build_item(
                     flags.push(f);
                 }
             }
-            let text = if flags.is_empty() { s.clone() } else { format!("(?{flags}){s}") };
+            let text = if flags.is_empty() {
+                s.clone()
+            } else {
+                format!("(?{flags}){s}")
+            };
             let re = regex::RegexBuilder::new(&text)
                 .size_limit(1 << 24)
                 .build()
@@ -302,7 +333,10 @@ fn build_item(
         }
         return Ok(wrap(leaves));
     }
-    if let Some(m) = mods.iter().find(|m| matches!(m, ReIgnoreCase | ReMultiline | ReDotAll)) {
+    if let Some(m) = mods
+        .iter()
+        .find(|m| matches!(m, ReIgnoreCase | ReMultiline | ReDotAll))
+    {
         return Err(format!("{m:?} is a sub-modifier of re").into());
     }
 
@@ -336,13 +370,19 @@ fn build_item(
     });
     if cmp.is_some() || part.is_some() {
         only(
-            &[Lt, Lte, Gt, Gte, Minute, Hour, Day, Week, Month, Year, All, Neq],
+            &[
+                Lt, Lte, Gt, Gte, Minute, Hour, Day, Week, Month, Year, All, Neq,
+            ],
             "numeric comparison",
         )?;
         let mut leaves = Vec::new();
         for v in values {
             let Scalar::Num(_, n) = v else {
-                return Err("lt/lte/gt/gte and time-part modifiers need a number (not a quoted string)".to_string().into());
+                return Err(
+                    "lt/lte/gt/gte and time-part modifiers need a number (not a quoted string)"
+                        .to_string()
+                        .into(),
+                );
             };
             let m = match part {
                 Some(p) => Matcher::TimePart(p, cmp.unwrap_or(CmpOp::Eq), *n),
@@ -354,7 +394,10 @@ fn build_item(
     }
 
     if has(FieldRef) {
-        only(&[FieldRef, Contains, StartsWith, EndsWith, Cased, All, Neq], "fieldref")?;
+        only(
+            &[FieldRef, Contains, StartsWith, EndsWith, Cased, All, Neq],
+            "fieldref",
+        )?;
         let mode = if has(Contains) {
             RefMode::Contains
         } else if has(StartsWith) {
@@ -422,7 +465,9 @@ fn build_item(
 }
 
 fn unreachable_null() -> Result<Vec<String>, ItemError> {
-    Err("null must not share a list with other values".to_string().into())
+    Err("null must not share a list with other values"
+        .to_string()
+        .into())
 }
 
 /// Resolves `%name%` placeholders (unescaped) into every combination of configured values.

@@ -105,7 +105,8 @@ impl Plan {
         lowercase_into(v0.unwrap_or(ANY), &mut s.k0);
         lowercase_into(v1.unwrap_or(ANY), &mut s.k1);
         let two = self.index_fields.len() == 2;
-        let combos: [(bool, bool); 4] = [(true, true), (true, false), (false, true), (false, false)];
+        let combos: [(bool, bool); 4] =
+            [(true, true), (true, false), (false, true), (false, false)];
         for (use0, use1) in combos {
             if (use0 && v0.is_none()) || (use1 && v1.is_none()) || (!two && use1) {
                 continue;
@@ -124,7 +125,14 @@ impl Plan {
         n
     }
 
-    fn run_bucket(&self, b: &Bucket, rec: &Record, s: &mut Scratch, out: &mut Vec<RuleId>, gen: u32) {
+    fn run_bucket(
+        &self,
+        b: &Bucket,
+        rec: &Record,
+        s: &mut Scratch,
+        out: &mut Vec<RuleId>,
+        gen: u32,
+    ) {
         s.hits.clear();
         for scan in &b.scans {
             let fid = scan.field as usize;
@@ -241,12 +249,22 @@ impl Plan {
                     .any(|(_, k)| k == Kind::Null);
             }
             Matcher::FieldRef { mode, cased, .. } => {
-                let Some(rf) = pred.ref_field else { return false };
+                let Some(rf) = pred.ref_field else {
+                    return false;
+                };
                 if !present || s.slot_stamp[rf as usize] != s.gen {
                     return false;
                 }
-                let ours: Vec<&str> = self.values(rec, s, fid).into_iter().map(|(v, _)| v).collect();
-                let theirs: Vec<&str> = self.values(rec, s, rf).into_iter().map(|(v, _)| v).collect();
+                let ours: Vec<&str> = self
+                    .values(rec, s, fid)
+                    .into_iter()
+                    .map(|(v, _)| v)
+                    .collect();
+                let theirs: Vec<&str> = self
+                    .values(rec, s, rf)
+                    .into_iter()
+                    .map(|(v, _)| v)
+                    .collect();
                 return ours.iter().any(|a| {
                     theirs
                         .iter()

@@ -54,7 +54,11 @@ impl Cidr {
     /// Parses `10.0.0.0/8` or `fe80::/10`; host bits must be zero (as pySigma's strict parse).
     pub fn parse(s: &str) -> Result<Cidr, String> {
         let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, p.parse::<u8>().map_err(|_| format!("invalid prefix in '{s}'"))?),
+            Some((a, p)) => (
+                a,
+                p.parse::<u8>()
+                    .map_err(|_| format!("invalid prefix in '{s}'"))?,
+            ),
             None => (s, if s.contains(':') { 128 } else { 32 }),
         };
         let net: IpAddr = addr.parse().map_err(|_| format!("invalid network '{s}'"))?;
@@ -82,7 +86,10 @@ impl Cidr {
     /// True when `ip` (text) is inside the network.
     pub fn contains(&self, ip: &str) -> bool {
         let ip = ip.trim();
-        let ip = ip.strip_prefix("::ffff:").filter(|_| self.net.is_ipv4()).unwrap_or(ip);
+        let ip = ip
+            .strip_prefix("::ffff:")
+            .filter(|_| self.net.is_ipv4())
+            .unwrap_or(ip);
         match ip.parse::<IpAddr>() {
             Ok(a) => self.masked(a) == Some(bits(self.net)),
             Err(_) => false,
@@ -249,7 +256,8 @@ fn iso_week(y: i64, m: i64, d: i64) -> Option<i64> {
     }
     if week == 53 {
         let dec28 = days_from_civil(y, 12, 28);
-        let last = (dec28 - days_from_civil(y, 1, 1) + 1 - ((dec28 + 3).rem_euclid(7) + 1) + 10) / 7;
+        let last =
+            (dec28 - days_from_civil(y, 1, 1) + 1 - ((dec28 + 3).rem_euclid(7) + 1) + 10) / 7;
         if week > last {
             return Some(1);
         }

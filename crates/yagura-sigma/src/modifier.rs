@@ -238,7 +238,9 @@ mod tests {
         let v = windash(&Pattern::parse(" -exec a-b"));
         assert_eq!(v.len(), 5);
         assert!(v.iter().any(|p| p.as_literal().unwrap() == " /exec a-b"));
-        assert!(v.iter().any(|p| p.as_literal().unwrap() == " \u{2015}exec a-b"));
+        assert!(v
+            .iter()
+            .any(|p| p.as_literal().unwrap() == " \u{2015}exec a-b"));
     }
 
     #[test]

@@ -196,7 +196,8 @@ fn match_pieces(pieces: &[Piece], value: &str) -> bool {
                     return value.ends_with(s.as_str());
                 }
                 let mut from = 0;
-                while let Some(pos) = memchr::memmem::find(&value.as_bytes()[from..], s.as_bytes()) {
+                while let Some(pos) = memchr::memmem::find(&value.as_bytes()[from..], s.as_bytes())
+                {
                     let at = from + pos;
                     if match_pieces(&rest[1..], &value[at + s.len()..]) {
                         return true;
@@ -277,8 +278,14 @@ mod tests {
     #[test]
     fn escaping_follows_the_spec() {
         // [RS Escape Character]
-        assert_eq!(Pattern::parse(r"C:\Windows").as_literal().unwrap(), r"C:\Windows");
-        assert_eq!(Pattern::parse(r"C:\\Windows").as_literal().unwrap(), r"C:\Windows");
+        assert_eq!(
+            Pattern::parse(r"C:\Windows").as_literal().unwrap(),
+            r"C:\Windows"
+        );
+        assert_eq!(
+            Pattern::parse(r"C:\\Windows").as_literal().unwrap(),
+            r"C:\Windows"
+        );
         assert_eq!(Pattern::parse(r"a\*b").as_literal().unwrap(), "a*b");
         assert_eq!(Pattern::parse(r"a\?").as_literal().unwrap(), "a?");
         assert_eq!(Pattern::parse(r"\\\\").as_literal().unwrap(), r"\\");

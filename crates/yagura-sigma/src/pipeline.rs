@@ -214,7 +214,9 @@ fn entry_serves(m: &LogsourceMatch, ls: &Logsource) -> bool {
     let exact = |a: &Option<String>, b: &Option<String>| a.as_deref() == b.as_deref();
     // product: an entry without product serves rules of any product.
     let product_ok = m.product.is_none() || m.product == ls.product;
-    exact(&m.category, &ls.category) && exact(&m.service, &ls.service) && product_ok
+    exact(&m.category, &ls.category)
+        && exact(&m.service, &ls.service)
+        && product_ok
         && (m.product.is_some() || m.category.is_some() || m.service.is_some())
 }
 
@@ -239,6 +241,8 @@ mod tests {
         };
         assert!(w.entries_for(&linux).is_empty());
         let ecs = Pipeline::ecs();
-        assert!(ecs.map_field(None, "CommandLine").contains(&"process.command_line".to_string()));
+        assert!(ecs
+            .map_field(None, "CommandLine")
+            .contains(&"process.command_line".to_string()));
     }
 }

@@ -185,7 +185,10 @@ impl Builder<'_> {
             Expr::And(v) => Node::And(v.iter().map(|x| self.node(x, entry)).collect()),
             Expr::Or(v) => Node::Or(v.iter().map(|x| self.node(x, entry)).collect()),
             Expr::Not(x) => Node::Not(Box::new(self.node(x, entry))),
-            Expr::Leaf(Leaf { field: None, matcher }) => Node::Pred(self.pred(None, matcher)),
+            Expr::Leaf(Leaf {
+                field: None,
+                matcher,
+            }) => Node::Pred(self.pred(None, matcher)),
             Expr::Leaf(Leaf {
                 field: Some(f),
                 matcher,
@@ -300,6 +303,9 @@ fn collect_preds(n: &Node, out: &mut Vec<PredId>) {
 }
 
 fn index_keys(entry: &LogsourceEntry, index_fields: &[String]) -> Vec<String> {
+    if index_fields.is_empty() {
+        return vec![ANY.to_string()];
+    }
     let mut keys = vec![String::new()];
     for (i, f) in index_fields.iter().enumerate() {
         let vals = match entry.conditions.get(f) {
@@ -443,7 +449,12 @@ impl Plan {
     }
 }
 
-fn build_bucket(vids: &[u32], variants: &[Variant], preds: &[Pred], stats: &mut PlanStats) -> Bucket {
+fn build_bucket(
+    vids: &[u32],
+    variants: &[Variant],
+    preds: &[Pred],
+    stats: &mut PlanStats,
+) -> Bucket {
     let mut bucket = Bucket::default();
     let mut used = Vec::new();
     for &v in vids {
@@ -462,8 +473,10 @@ fn build_bucket(vids: &[u32], variants: &[Variant], preds: &[Pred], stats: &mut 
     used.sort_unstable();
     used.dedup();
     // field → (literal, actions)
-    let mut per_field: FxHashMap<FieldId, (Vec<String>, FxHashMap<String, usize>, Vec<Vec<Action>>)> =
-        FxHashMap::default();
+    let mut per_field: FxHashMap<
+        FieldId,
+        (Vec<String>, FxHashMap<String, usize>, Vec<Vec<Action>>),
+    > = FxHashMap::default();
     for p in used {
         let pred = &preds[p as usize];
         let (Some(field), Matcher::Str { pat, .. }) = (pred.field, &pred.matcher) else {
@@ -505,4 +518,3 @@ fn build_bucket(vids: &[u32], variants: &[Variant], preds: &[Pred], stats: &mut 
     }
     bucket
 }
-

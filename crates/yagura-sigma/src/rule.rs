@@ -157,10 +157,14 @@ fn string_list(m: &Mapping, key: &str) -> Result<Vec<String>, RuleError> {
             .map(|v| match v {
                 Value::String(s) => Ok(s.clone()),
                 Value::Number(n) => Ok(n.to_string()),
-                _ => Err(RuleError::Structure(format!("'{key}' must be a list of strings"))),
+                _ => Err(RuleError::Structure(format!(
+                    "'{key}' must be a list of strings"
+                ))),
             })
             .collect(),
-        Some(_) => Err(RuleError::Structure(format!("'{key}' must be a list of strings"))),
+        Some(_) => Err(RuleError::Structure(format!(
+            "'{key}' must be a list of strings"
+        ))),
     }
 }
 
@@ -178,8 +182,13 @@ pub fn parse_meta(m: &Mapping) -> Result<Meta, RuleError> {
     };
     let status = opt_string(m, "status")?;
     if let Some(s) = &status {
-        if !matches!(s.as_str(), "stable" | "test" | "experimental" | "deprecated" | "unsupported") {
-            return Err(RuleError::Structure(format!("status '{s}' is not a Sigma status")));
+        if !matches!(
+            s.as_str(),
+            "stable" | "test" | "experimental" | "deprecated" | "unsupported"
+        ) {
+            return Err(RuleError::Structure(format!(
+                "status '{s}' is not a Sigma status"
+            )));
         }
     }
     Ok(Meta {
@@ -200,7 +209,11 @@ pub fn parse_meta(m: &Mapping) -> Result<Meta, RuleError> {
 pub fn parse_logsource(m: &Mapping) -> Result<Logsource, RuleError> {
     let ls = match get(m, "logsource") {
         Some(Value::Mapping(l)) => l,
-        _ => return Err(RuleError::Structure("missing required 'logsource' mapping".into())),
+        _ => {
+            return Err(RuleError::Structure(
+                "missing required 'logsource' mapping".into(),
+            ))
+        }
     };
     Ok(Logsource {
         category: opt_string(ls, "category")?,
@@ -246,7 +259,11 @@ pub fn parse_document(v: &Value, ph: &Placeholders) -> Result<Document, RuleErro
     let logsource = parse_logsource(m)?;
     let det = match get(m, "detection") {
         Some(Value::Mapping(d)) => d,
-        _ => return Err(RuleError::Structure("missing required 'detection' mapping".into())),
+        _ => {
+            return Err(RuleError::Structure(
+                "missing required 'detection' mapping".into(),
+            ))
+        }
     };
     let detection = parse_detection(det, &[], ph)?;
     Ok(Document::Rule(Box::new(Rule {

@@ -85,7 +85,12 @@ impl RuleSet {
             use rayon::prelude::*;
             let parsed: Vec<_> = files
                 .par_iter()
-                .map(|f| (f, std::fs::read_to_string(f).map(|t| parse_file(&t, &opts.placeholders))))
+                .map(|f| {
+                    (
+                        f,
+                        std::fs::read_to_string(f).map(|t| parse_file(&t, &opts.placeholders)),
+                    )
+                })
                 .collect();
             for (f, result) in parsed {
                 match result {
@@ -121,7 +126,11 @@ impl RuleSet {
         self.add_parsed(file, parse_file(text, &opts.placeholders));
     }
 
-    fn add_parsed(&mut self, file: &Path, docs: Vec<(Option<String>, Result<Document, RuleError>)>) {
+    fn add_parsed(
+        &mut self,
+        file: &Path,
+        docs: Vec<(Option<String>, Result<Document, RuleError>)>,
+    ) {
         self.files += 1;
         for (doc, (id, result)) in docs.into_iter().enumerate() {
             match result {
@@ -176,7 +185,11 @@ impl RuleSet {
             for (c, file, doc) in pending {
                 let refs: Option<Vec<RuleRef>> = c.rules.iter().map(|r| self.resolve(r)).collect();
                 match refs {
-                    Some(refs) => self.correlations.push(LoadedCorrelation { rule: c, file, refs }),
+                    Some(refs) => self.correlations.push(LoadedCorrelation {
+                        rule: c,
+                        file,
+                        refs,
+                    }),
                     None => rest.push((c, file, doc)),
                 }
             }
@@ -216,7 +229,8 @@ impl RuleSet {
                     // Filter polarity follows pySigma and the v2.2 draft: the rule keeps events
                     // where the filter condition holds, `(rule) and (filter)`; exclusions are
                     // written `condition: not selection`. See docs/rules.md.
-                    r.condition = Expr::And(vec![r.condition.clone(), f.detection.condition.clone()]);
+                    r.condition =
+                        Expr::And(vec![r.condition.clone(), f.detection.condition.clone()]);
                     r.filters.push(f.meta.title.clone());
                 }
             }

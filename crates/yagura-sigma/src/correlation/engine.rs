@@ -218,7 +218,10 @@ impl Correlator {
     /// Takes the values correlations need from a matched event. `None` when no correlation
     /// references the rule.
     pub fn capture(&self, rule: RuleId, rec: &Record) -> Option<Capture> {
-        let need = self.by_rule.contains_key(&rule).then(|| self.needs.get(&rule))?;
+        let need = self
+            .by_rule
+            .contains_key(&rule)
+            .then(|| self.needs.get(&rule))?;
         let mut values = Vec::new();
         for f in need.into_iter().flatten() {
             let names = self.field_names.get(f);
@@ -316,7 +319,9 @@ impl Correlator {
             }
         }
         let limits = self.limits;
-        if !self.states[ci].groups.contains_key(&key) && self.states[ci].groups.len() >= limits.max_groups {
+        if !self.states[ci].groups.contains_key(&key)
+            && self.states[ci].groups.len() >= limits.max_groups
+        {
             self.purge(ts, out);
             if self.states[ci].groups.len() >= limits.max_groups {
                 self.stats.refused_groups += 1;
@@ -363,7 +368,15 @@ impl Correlator {
         }
     }
 
-    fn emit(&mut self, ci: usize, key: &[String], w: &Window, v: f64, ts: i64, out: &mut Vec<CorrelationAlert>) {
+    fn emit(
+        &mut self,
+        ci: usize,
+        key: &[String],
+        w: &Window,
+        v: f64,
+        ts: i64,
+        out: &mut Vec<CorrelationAlert>,
+    ) {
         let st = &self.states[ci];
         let group: Vec<(String, String)> = st
             .rule

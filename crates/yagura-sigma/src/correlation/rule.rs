@@ -120,7 +120,11 @@ pub fn parse_timespan(s: &str) -> Result<i64, String> {
         "w" => 7 * 86400,
         "M" => 2_629_746,
         "y" => 31_556_952,
-        _ => return Err(format!("timespan '{s}': unknown unit '{unit}' (use s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "timespan '{s}': unknown unit '{unit}' (use s, m, h or d)"
+            ))
+        }
     };
     if n <= 0 {
         return Err(format!("timespan '{s}' must be positive"));
@@ -139,14 +143,18 @@ fn strings(v: &Value, what: &str) -> Result<Vec<String>, RuleError> {
                     .ok_or_else(|| RuleError::Correlation(format!("'{what}' must hold strings")))
             })
             .collect(),
-        _ => Err(RuleError::Correlation(format!("'{what}' must be a string or a list"))),
+        _ => Err(RuleError::Correlation(format!(
+            "'{what}' must be a string or a list"
+        ))),
     }
 }
 
 /// Parses the `correlation` mapping of a document.
 pub fn parse_correlation(meta: Meta, v: &Value) -> Result<CorrelationRule, RuleError> {
     let err = |s: &str| RuleError::Correlation(s.to_string());
-    let m: &Mapping = v.as_mapping().ok_or_else(|| err("'correlation' must be a mapping"))?;
+    let m: &Mapping = v
+        .as_mapping()
+        .ok_or_else(|| err("'correlation' must be a mapping"))?;
     let kind = match m.get("type").and_then(Value::as_str) {
         Some("event_count") => CorrelationType::EventCount,
         Some("value_count") => CorrelationType::ValueCount,
@@ -155,10 +163,17 @@ pub fn parse_correlation(meta: Meta, v: &Value) -> Result<CorrelationRule, RuleE
         Some("value_sum") => CorrelationType::ValueSum,
         Some("value_avg") => CorrelationType::ValueAvg,
         Some("value_percentile") => CorrelationType::ValuePercentile,
-        Some(t) => return Err(RuleError::Correlation(format!("unknown correlation type '{t}'"))),
+        Some(t) => {
+            return Err(RuleError::Correlation(format!(
+                "unknown correlation type '{t}'"
+            )))
+        }
         None => return Err(err("missing 'type'")),
     };
-    let rules = strings(m.get("rules").ok_or_else(|| err("missing 'rules'"))?, "rules")?;
+    let rules = strings(
+        m.get("rules").ok_or_else(|| err("missing 'rules'"))?,
+        "rules",
+    )?;
     if rules.is_empty() {
         return Err(err("'rules' is empty"));
     }
@@ -179,9 +194,13 @@ pub fn parse_correlation(meta: Meta, v: &Value) -> Result<CorrelationRule, RuleE
     };
     let mut aliases = Vec::new();
     if let Some(a) = m.get("aliases") {
-        let am = a.as_mapping().ok_or_else(|| err("'aliases' must be a mapping"))?;
+        let am = a
+            .as_mapping()
+            .ok_or_else(|| err("'aliases' must be a mapping"))?;
         for (name, per_rule) in am {
-            let name = name.as_str().ok_or_else(|| err("alias names must be strings"))?;
+            let name = name
+                .as_str()
+                .ok_or_else(|| err("alias names must be strings"))?;
             let pm = per_rule
                 .as_mapping()
                 .ok_or_else(|| err("each alias maps rule names to fields"))?;
@@ -227,7 +246,10 @@ fn parse_condition(
     n_rules: usize,
 ) -> Result<CorrCondition, RuleError> {
     let err = |s: String| RuleError::Correlation(s);
-    let temporal = matches!(kind, CorrelationType::Temporal | CorrelationType::TemporalOrdered);
+    let temporal = matches!(
+        kind,
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered
+    );
     let m = match v {
         None if temporal => {
             // Default for temporal types: every referenced rule must have matched.
@@ -238,12 +260,10 @@ fn parse_condition(
             });
         }
         None => return Err(err("missing 'condition'".into())),
-        Some(Value::String(_)) => {
-            return Err(err(
-                "a boolean string condition (pySigma extension) is not supported; use a condition map"
-                    .into(),
-            ))
-        }
+        Some(Value::String(_)) => return Err(err(
+            "a boolean string condition (pySigma extension) is not supported; use a condition map"
+                .into(),
+        )),
         Some(Value::Mapping(m)) => m,
         Some(_) => return Err(err("'condition' must be a mapping".into())),
     };
@@ -271,10 +291,14 @@ fn parse_condition(
         }
     }
     if cond.ops.is_empty() {
-        return Err(err("condition needs one of gt, gte, lt, lte, eq, neq".into()));
+        return Err(err(
+            "condition needs one of gt, gte, lt, lte, eq, neq".into()
+        ));
     }
     if cond.ops.len() > 2 {
-        return Err(err("condition allows at most two comparisons (a range)".into()));
+        return Err(err(
+            "condition allows at most two comparisons (a range)".into()
+        ));
     }
     Ok(cond)
 }
