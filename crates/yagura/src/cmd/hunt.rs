@@ -12,6 +12,7 @@ use std::time::Instant;
 use yagura_ingest::discover;
 use yagura_sigma::rule::Level;
 
+use crate::hunt::correlate::CaptureLog;
 use crate::hunt::detection::RuleCatalog;
 use crate::hunt::detector::Detector;
 use crate::hunt::labels::Lang;
@@ -119,7 +120,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     let levels: Vec<Level> = catalog.rules.iter().map(|r| r.level).collect();
     let detector = Detector::compile(&set);
     let mut summary = Summary::default();
-    summary.rules_loaded = set.rules.len();
+    summary.rules_loaded = set.rules.len() + set.correlations.len();
     summary.rules_rejected = set.errors.len();
 
     let found = discover(&a.paths);
@@ -135,6 +136,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
 
     let progress = progress_bar(&found.files);
     let mut sorter = Sorter::new(a.sort_buffer);
+    let mut captures = CaptureLog::default();
     let mut sort_error = None;
     scan(
         &found.files,
@@ -151,6 +153,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
                     }
                 }
             }
+            Message::Capture(ts, capture) => captures.push(ts, capture),
             Message::Error(text) => {
                 summary.errors += 1;
                 progress.suspend(|| eprintln!("input error: {text}"));
@@ -164,6 +167,14 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     progress.finish_and_clear();
     if let Some(e) = sort_error {
         return Err(e);
+    }
+    if !captures.is_empty() {
+        for d in captures.correlate(&set) {
+            if catalog.get(d.rule).level >= a.min_level {
+                summary.count(&d, &catalog);
+                sorter.push(d)?;
+            }
+        }
     }
 
     let to_stdout = a.output.is_none();

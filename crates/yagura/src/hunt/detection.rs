@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use yagura_sigma::rule::Level;
+use yagura_sigma::rule::{Level, Meta};
 use yagura_sigma::RuleSet;
 
 /// A rule matched an event. Rule facts live in the [`RuleCatalog`] (`rule` indexes it), so a
@@ -52,8 +52,24 @@ pub struct RuleInfo {
     pub attack_tags: Vec<String>,
 }
 
+impl RuleInfo {
+    fn of(meta: &Meta) -> Self {
+        RuleInfo {
+            title: meta.title.clone(),
+            id: meta.id.clone().unwrap_or_default(),
+            level: meta.level.unwrap_or(Level::Informational),
+            attack_tags: meta
+                .tags
+                .iter()
+                .filter(|t| t.starts_with("attack."))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// Every rule that can produce a detection, indexed by [`Detection::rule`]. Detection rules come
-/// first with their `RuleId`; correlation alerts would be appended after them.
+/// first with their `RuleId`; correlation rules follow (index `rules.len() + correlation`).
 #[derive(Clone, Debug, Default)]
 pub struct RuleCatalog {
     /// Indexed by detection rule index.
@@ -61,26 +77,13 @@ pub struct RuleCatalog {
 }
 
 impl RuleCatalog {
-    /// The catalog of `set.rules`, in order.
+    /// The catalog of `set.rules` then `set.correlations`, in order.
     pub fn of(set: &RuleSet) -> Self {
-        let rules = set
-            .rules
-            .iter()
-            .map(|r| RuleInfo {
-                title: r.rule.meta.title.clone(),
-                id: r.rule.meta.id.clone().unwrap_or_default(),
-                level: r.rule.meta.level.unwrap_or(Level::Informational),
-                attack_tags: r
-                    .rule
-                    .meta
-                    .tags
-                    .iter()
-                    .filter(|t| t.starts_with("attack."))
-                    .cloned()
-                    .collect(),
-            })
-            .collect();
-        Self { rules }
+        let detections = set.rules.iter().map(|r| RuleInfo::of(&r.rule.meta));
+        let correlations = set.correlations.iter().map(|c| RuleInfo::of(&c.rule.meta));
+        Self {
+            rules: detections.chain(correlations).collect(),
+        }
     }
 
     /// The rule at `index`, or a placeholder when out of range.

@@ -5,6 +5,7 @@
 //! with bounded memory, `output` writes the timeline, `summary` the totals, `labels` the words.
 
 pub mod builtin;
+pub mod correlate;
 pub mod detection;
 pub mod detector;
 pub mod key_fields;

@@ -5,6 +5,7 @@
 use crossbeam_channel::{bounded, Sender};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use yagura_ingest::{InputFile, Item, Location, ReadOptions};
+use yagura_sigma::correlation::Capture;
 use yagura_sigma::rule::Level;
 
 use super::detection::Detection;
@@ -39,6 +40,8 @@ impl ScanFilter {
 pub enum Message {
     /// A detection.
     Detection(Detection),
+    /// Values a correlation needs from a matched event, with the event time.
+    Capture(i64, Capture),
     /// An input error (file, record and reason in the text).
     Error(String),
     /// A file is read.
@@ -135,14 +138,18 @@ fn report_hits(
     if !filter.time_ok(meta.timestamp) {
         return;
     }
-    // CORRELATION INTEGRATION POINT: once `yagura_sigma::correlation::Correlator` lands, call
-    // `correlator.capture(rule, &worker.record)` here for every hit and send the captures to the
-    // collector (which sorts them by time and feeds `observe`, then `flush`); skip hits of rules
-    // for which `correlator.suppressed(rule)` is true.
+    if let Some(ts) = meta.timestamp {
+        for &rule in worker.hits() {
+            if let Some(capture) = worker.capture(rule) {
+                let _ = tx.send(Message::Capture(ts, capture));
+            }
+        }
+    }
     let reported = |rule: &&u32| {
         levels
             .get(**rule as usize)
             .is_some_and(|l| *l >= filter.min_level)
+            && !worker.suppressed(**rule)
     };
     let mut fields: Option<String> = None;
     for &rule in worker.hits().iter().filter(reported) {
