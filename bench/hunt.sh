@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmark of `yagura hunt` against the parse-only floor (`evtx_dump -o jsonl`), and against
+# rsigma / chainsaw when they are on PATH.
+#
+# The EVTX corpus ../shared/data/evtx/ (38,414 records per copy) is replicated into a temp folder
+# until it holds at least 60,000 events (two copies), or one copy with --quick (CI smoke test).
+# Every ../shared/sigma/rules* folder is loaded. Output goes to /dev/null as JSON lines.
+#
+# Usage: bench/hunt.sh [--quick]        (run from anywhere; builds yagura in release mode)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="$(cd "$ROOT/../shared" && pwd)"
+SRC="$SHARED/data/evtx"
+PER_COPY=38414
+TARGET_EVENTS=60000
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
+(cd "$ROOT" && cargo build --release -p yagura --quiet)
+YAGURA="$ROOT/target/release/yagura"
+
+if ! command -v evtx_dump >/dev/null 2>&1; then
+    echo "evtx_dump not found: installing it (cargo install evtx --locked)" >&2
+    cargo install evtx --locked --quiet
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/yagura-bench.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+CORPUS="$WORK/corpus"
+mkdir -p "$CORPUS"
+
+copies=1
+if [[ $QUICK -eq 0 ]]; then
+    copies=$(( (TARGET_EVENTS + PER_COPY - 1) / PER_COPY ))
+fi
+for ((c = 1; c <= copies; c++)); do
+    # Each copy keeps the folder tree; every file gets a `-copyN` suffix.
+    (cd "$SRC" && find . -type f -iname '*.evtx' -print0) |
+        while IFS= read -r -d '' f; do
+            dest="$CORPUS/$(dirname "$f")"
+            mkdir -p "$dest"
+            base="$(basename "$f" .evtx)"
+            cp "$SRC/$f" "$dest/${base}-copy${c}.evtx"
+        done
+done
+FILES=$(find "$CORPUS" -type f -name '*.evtx' | wc -l)
+EXPECTED=$((copies * PER_COPY))
+echo "corpus: $copies cop$([[ $copies -eq 1 ]] && echo y || echo ies) of $SRC, $FILES files, ~$EXPECTED events" >&2
+
+RULE_ARGS=()
+for d in "$SHARED"/sigma/rules*; do
+    [[ -d "$d" ]] && RULE_ARGS+=(--rules "$d")
+done
+
+# Runs a command under /usr/bin/time -v; sets WALL (s) and RSS (KB).
+timed() {
+    local log="$WORK/time.log"
+    /usr/bin/time -v -o "$log" "$@" || true
+    WALL=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+        n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log")
+    RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+}
+
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; }
+
+# (a) parse-only floor: evtx_dump over every file, one after another, in one timed run.
+find "$CORPUS" -type f -name '*.evtx' -print0 | sort -z >"$WORK/files"
+cat >"$WORK/floor.sh" <<'FLOOR'
+#!/usr/bin/env bash
+xargs -0 -n 1 -P "$(nproc)" sh -c 'evtx_dump -o jsonl "$0" >/dev/null 2>&1 || true' <"$1"
+FLOOR
+chmod +x "$WORK/floor.sh"
+timed "$WORK/floor.sh" "$WORK/files"
+FLOOR_WALL=$WALL
+FLOOR_RSS=$RSS
+
+# (b) yagura hunt with every rule folder.
+timed "$YAGURA" hunt "$CORPUS" --no-builtin "${RULE_ARGS[@]}" --format jsonl -o /dev/null \
+    --lang en 2>"$WORK/hunt.err" >"$WORK/hunt.out"
+HUNT_WALL=$WALL
+HUNT_RSS=$RSS
+summary() { sed -n "s/.*$1: \([0-9]*\).*/\1/p" "$WORK/hunt.out" | head -1; }
+EVENTS=$(summary "Events")
+DETECTIONS=$(summary "Detections")
+RULES=$(summary "Rules loaded")
+REJECTED=$(summary "Rules rejected")
+
+printf '\n%-22s %10s %12s %12s %10s %12s\n' "tool" "wall s" "events/s" "peak RSS MB" "rules" "detections"
+row() { printf '%-22s %10s %12s %12s %10s %12s\n' "$1" "$2" "$(rate "$EVENTS" "$2")" \
+    "$(awk -v k="$3" 'BEGIN { printf "%.1f", k / 1024 }')" "$4" "$5"; }
+row "evtx_dump (floor)" "$FLOOR_WALL" "$FLOOR_RSS" "-" "-"
+row "yagura hunt" "$HUNT_WALL" "$HUNT_RSS" "$RULES (+$REJECTED rej.)" "$DETECTIONS"
+
+if command -v rsigma >/dev/null 2>&1; then
+    timed rsigma eval "${RULE_ARGS[@]/--rules/-r}" "$CORPUS"
+    row "rsigma" "$WALL" "$RSS" "?" "?"
+fi
+if command -v chainsaw >/dev/null 2>&1; then
+    CHAINSAW_ARGS=()
+    for d in "$SHARED"/sigma/rules*; do CHAINSAW_ARGS+=(-s "$d"); done
+    timed chainsaw hunt "$CORPUS" "${CHAINSAW_ARGS[@]}" --mapping \
+        "$(dirname "$(command -v chainsaw)")/mappings/sigma-event-logs-all.yml" --json -o /dev/null
+    row "chainsaw" "$WALL" "$RSS" "?" "?"
+fi
+echo
+echo "events: $EVENTS (expected $EXPECTED)   ratio hunt/floor: $(awk -v h="$HUNT_WALL" -v f="$FLOOR_WALL" 'BEGIN { if (f > 0) printf "%.2f", h / f; else print "-" }')x"
+echo "input errors reported by yagura: $(grep -c '^input error' "$WORK/hunt.err" || true) (the corpus holds deliberately damaged samples)"
