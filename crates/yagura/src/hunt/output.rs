@@ -44,7 +44,7 @@ struct JsonLine<'a> {
 }
 
 /// Table column widths (characters); the last column is not clipped.
-const TABLE_WIDTHS: [usize; 8] = [24, 18, 22, 7, 13, 48, 24, 30];
+const TABLE_WIDTHS: [usize; 8] = [24, 18, 22, 7, 13, 48, 18, 30];
 
 impl<'a, W: Write> TimelineWriter<'a, W> {
     /// A writer; call [`Self::header`] first.
@@ -139,12 +139,16 @@ impl<'a, W: Write> TimelineWriter<'a, W> {
                 self.csv_row(&cols)
             }
             Format::Table => {
-                let tags = rule.attack_tags.join(",");
+                let tags = technique_ids(&rule.attack_tags);
                 let file_record = format!("{}:{}", short_name(&d.file), d.record);
+                let channel = d
+                    .channel
+                    .strip_prefix("Microsoft-Windows-")
+                    .unwrap_or(&d.channel);
                 let cols = [
                     ts.as_deref().unwrap_or("-"),
                     &d.computer,
-                    &d.channel,
+                    channel,
                     &event_id,
                     rule.level.as_str(),
                     &rule.title,
@@ -198,6 +202,17 @@ impl<'a, W: Write> TimelineWriter<'a, W> {
     }
 }
 
+/// `T1059.001,T1105` from the `attack.t…` tags (the table has no room for tactics).
+fn technique_ids(tags: &[String]) -> String {
+    let ids: Vec<String> = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("attack.t"))
+        .filter(|id| id.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|id| format!("T{id}"))
+        .collect();
+    ids.join(",")
+}
+
 /// The file name without its folders (the table has no room for paths).
 fn short_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
@@ -249,5 +264,7 @@ mod tests {
         push_padded(&mut s, "日時", 6);
         assert_eq!(s, "日時  ");
         assert_eq!(short_name("a/b\\c.evtx"), "c.evtx");
+        let tags = ["attack.execution".to_owned(), "attack.t1059.001".to_owned()];
+        assert_eq!(technique_ids(&tags), "T1059.001");
     }
 }
