@@ -87,8 +87,8 @@ DETECTIONS=$(summary "Detections")
 RULES=$(summary "Rules loaded")
 REJECTED=$(summary "Rules rejected")
 
-printf '\n%-22s %10s %12s %12s %10s %12s\n' "tool" "wall s" "events/s" "peak RSS MB" "rules" "detections"
-row() { printf '%-22s %10s %12s %12s %10s %12s\n' "$1" "$2" "$(rate "$EVENTS" "$2")" \
+printf '\n%-20s %8s %10s %12s %18s %11s\n' "tool" "wall s" "events/s" "peak RSS MB" "rules" "detections"
+row() { printf '%-20s %8s %10s %12s %18s %11s\n' "$1" "$2" "$(rate "$EVENTS" "$2")" \
     "$(awk -v k="$3" 'BEGIN { printf "%.1f", k / 1024 }')" "$4" "$5"; }
 row "evtx_dump (floor)" "$FLOOR_WALL" "$FLOOR_RSS" "-" "-"
 row "yagura hunt" "$HUNT_WALL" "$HUNT_RSS" "$RULES (+$REJECTED rej.)" "$DETECTIONS"
