@@ -6,8 +6,10 @@
 //! No heap allocation once a [`Scratch`] has grown to the largest event.
 
 use crate::matcher::Matcher;
-use crate::pattern::{lowercase_into, Anchor};
-use crate::plan::{Action, Bucket, Node, Plan, PredId, PredKind, RuleId, ANY};
+use crate::pattern::lowercase_into;
+use crate::plan::{
+    Action, Bucket, FieldScan, LiteralSet, Node, Plan, PredId, PredKind, RuleId, ANY, KEYWORD_FIELD,
+};
 use yagura_event::{Kind, Record};
 
 const NONE: u32 = u32::MAX;
@@ -27,7 +29,10 @@ pub struct Scratch {
     hits: Vec<PredId>,
     cands: Vec<u32>,
     fold: String,
-    fold2: String,
+    /// Lower-cased values of this event's entries, computed at most once per entry.
+    lower: String,
+    lower_stamp: Vec<u32>,
+    lower_span: Vec<(u32, u32)>,
     key: String,
     k0: String,
     k1: String,
@@ -71,6 +76,11 @@ impl Plan {
         let gen = s.gen;
         s.next.clear();
         s.next.resize(rec.len(), NONE);
+        s.lower.clear();
+        if s.lower_stamp.len() < rec.len() {
+            s.lower_stamp.resize(rec.len(), 0);
+            s.lower_span.resize(rec.len(), (0, 0));
+        }
         for (i, f) in rec.fields().enumerate() {
             if let Some(&fid) = self.field_ids.get(f.key) {
                 let fid = fid as usize;
@@ -135,40 +145,19 @@ impl Plan {
     ) {
         s.hits.clear();
         for scan in &b.scans {
+            let keyword = scan.field == KEYWORD_FIELD;
             let fid = scan.field as usize;
-            if s.slot_stamp[fid] != gen {
+            if !keyword && s.slot_stamp[fid] != gen {
                 continue;
             }
-            let Some(ac) = scan.automaton() else { continue };
-            let mut e = s.slot_first[fid];
-            while e != NONE {
-                let Some(f) = rec.at(e as usize) else { break };
-                e = s.next[e as usize];
-                if f.kind == Kind::Null {
+            let mut e = if keyword { 0 } else { s.slot_first[fid] };
+            while e != NONE && (e as usize) < rec.len() {
+                let i = e as usize;
+                e = if keyword { e + 1 } else { s.next[i] };
+                let Some((lo, hi)) = lowered(rec, s, i) else {
                     continue;
-                }
-                let text = lowercase_into(f.value, &mut s.fold);
-                let len = text.len();
-                for m in ac.find_overlapping_iter(text) {
-                    for a in &scan.actions[m.pattern().as_usize()] {
-                        match *a {
-                            Action::Anchored(p, anchor) => {
-                                let ok = match anchor {
-                                    Anchor::Contains => true,
-                                    Anchor::Prefix => m.start() == 0,
-                                    Anchor::Suffix => m.end() == len,
-                                    Anchor::Exact => m.start() == 0 && m.end() == len,
-                                };
-                                if ok {
-                                    s.pred_stamp[p as usize] = gen;
-                                    s.pred_val[p as usize] = true;
-                                    s.hits.push(p);
-                                }
-                            }
-                            Action::Gate(p) => s.gate_stamp[p as usize] = gen,
-                        }
-                    }
-                }
+                };
+                scan_value(scan, lo, hi, s, gen);
             }
         }
         s.cands.clear();
@@ -232,21 +221,16 @@ impl Plan {
         let pred = &self.preds[p as usize];
         let Some(fid) = pred.field else {
             // Keyword: any value of the event.
-            return rec.fields().any(|f| {
-                f.kind != Kind::Null && pred.matcher.matches_value(f.value, f.kind, &mut s.fold)
-            });
+            return (0..rec.len()).any(|i| self.value_matches(pred, rec, s, i));
         };
         let present = s.slot_stamp[fid as usize] == s.gen;
         match &pred.matcher {
             Matcher::Exists(want) => return present == *want,
             Matcher::Null => {
-                if !present {
-                    return true;
-                }
-                return self
-                    .values(rec, s, fid)
-                    .into_iter()
-                    .any(|(_, k)| k == Kind::Null);
+                return !present
+                    || self
+                        .chain(s, fid)
+                        .any(|i| rec.at(i).is_some_and(|f| f.kind == Kind::Null));
             }
             Matcher::FieldRef { mode, cased, .. } => {
                 let Some(rf) = pred.ref_field else {
@@ -255,20 +239,11 @@ impl Plan {
                 if !present || s.slot_stamp[rf as usize] != s.gen {
                     return false;
                 }
-                let ours: Vec<&str> = self
-                    .values(rec, s, fid)
-                    .into_iter()
-                    .map(|(v, _)| v)
-                    .collect();
-                let theirs: Vec<&str> = self
-                    .values(rec, s, rf)
-                    .into_iter()
-                    .map(|(v, _)| v)
-                    .collect();
-                return ours.iter().any(|a| {
-                    theirs
-                        .iter()
-                        .any(|b| Matcher::matches_ref(*mode, *cased, a, b))
+                return self.chain(s, fid).any(|i| {
+                    self.chain(s, rf).any(|j| match (rec.at(i), rec.at(j)) {
+                        (Some(a), Some(b)) => Matcher::matches_ref(*mode, *cased, a.value, b.value),
+                        _ => false,
+                    })
                 });
             }
             _ => {}
@@ -278,26 +253,114 @@ impl Plan {
         }
         let mut e = s.slot_first[fid as usize];
         while e != NONE {
-            let Some(f) = rec.at(e as usize) else { break };
-            e = s.next[e as usize];
-            if pred.matcher.matches_value(f.value, f.kind, &mut s.fold2) {
+            let i = e as usize;
+            e = s.next[i];
+            if self.value_matches(pred, rec, s, i) {
                 return true;
             }
         }
         false
     }
 
-    fn values<'r>(&self, rec: &'r Record, s: &Scratch, fid: u32) -> Vec<(&'r str, Kind)> {
-        let mut out = Vec::new();
-        if s.slot_stamp[fid as usize] != s.gen {
-            return out;
+    fn value_matches(
+        &self,
+        pred: &crate::plan::Pred,
+        rec: &Record,
+        s: &mut Scratch,
+        i: usize,
+    ) -> bool {
+        match &pred.matcher {
+            Matcher::Str { pat, cased: false } => match lowered(rec, s, i) {
+                Some((lo, hi)) => pat.matches(&s.lower[lo..hi]),
+                None => false,
+            },
+            m => match rec.at(i) {
+                Some(f) if f.kind != Kind::Null => m.matches_value(f.value, f.kind, &mut s.fold),
+                _ => false,
+            },
         }
-        let mut e = s.slot_first[fid as usize];
-        while e != NONE {
-            let Some(f) = rec.at(e as usize) else { break };
-            out.push((f.value, f.kind));
-            e = s.next[e as usize];
-        }
-        out
     }
+
+    /// Entry indices of a field's values (no allocation).
+    fn chain<'s>(&self, s: &'s Scratch, fid: u32) -> impl Iterator<Item = usize> + 's {
+        let mut e = if s.slot_stamp[fid as usize] == s.gen {
+            s.slot_first[fid as usize]
+        } else {
+            NONE
+        };
+        std::iter::from_fn(move || {
+            if e == NONE {
+                return None;
+            }
+            let i = e as usize;
+            e = s.next[i];
+            Some(i)
+        })
+    }
+}
+
+fn set_true(s: &mut Scratch, p: PredId, gen: u32) {
+    s.pred_stamp[p as usize] = gen;
+    s.pred_val[p as usize] = true;
+    s.hits.push(p);
+}
+
+fn apply(set: &LiteralSet, hay: &[u8], s: &mut Scratch, gen: u32) {
+    let Some(ac) = set.automaton() else { return };
+    for m in ac.find_overlapping_iter(hay) {
+        for a in &set.actions[m.pattern().as_usize()] {
+            match *a {
+                Action::Set(p) => set_true(s, p, gen),
+                Action::Gate(p) => s.gate_stamp[p as usize] = gen,
+            }
+        }
+    }
+}
+
+/// Runs one field scan over one lower-cased value `s.lower[lo..hi]`.
+/// Cost: one hash lookup, two start-anchored walks and one full automaton pass.
+fn scan_value(scan: &FieldScan, lo: usize, hi: usize, s: &mut Scratch, gen: u32) {
+    let lower = std::mem::take(&mut s.lower);
+    let text = &lower[lo..hi];
+    if let Some(ps) = scan.exact.get(text) {
+        for &p in ps {
+            set_true(s, p, gen);
+        }
+    }
+    if !scan.prefix.is_empty() {
+        scan.prefix.walk(text.bytes(), |p| set_true(s, p, gen));
+    }
+    if !scan.suffix.is_empty() {
+        scan.suffix
+            .walk(text.bytes().rev(), |p| set_true(s, p, gen));
+    }
+    if !scan.contains.is_empty() {
+        apply(&scan.contains, text.as_bytes(), s, gen);
+    }
+    s.lower = lower;
+}
+
+/// The lower-cased text of entry `i` (cached per event); `None` for null values.
+fn lowered(rec: &Record, s: &mut Scratch, i: usize) -> Option<(usize, usize)> {
+    if s.lower_stamp[i] == s.gen {
+        let (lo, hi) = s.lower_span[i];
+        return Some((lo as usize, hi as usize));
+    }
+    let f = rec.at(i)?;
+    if f.kind == Kind::Null {
+        return None;
+    }
+    let lo = s.lower.len();
+    if f.value.is_ascii() {
+        s.lower.push_str(f.value);
+        s.lower[lo..].make_ascii_lowercase();
+    } else {
+        for c in f.value.chars() {
+            s.lower.extend(c.to_lowercase());
+        }
+    }
+    let hi = s.lower.len();
+    s.lower_stamp[i] = s.gen;
+    s.lower_span[i] = (lo as u32, hi as u32);
+    Some((lo, hi))
 }

@@ -49,28 +49,139 @@ pub(crate) struct Pred {
 /// What a literal found by an automaton means for its predicate.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Action {
-    Anchored(PredId, Anchor),
+    /// The predicate holds.
+    Set(PredId),
+    /// The predicate's longest literal is present: it may hold (decided lazily).
     Gate(PredId),
 }
 
+/// Literals searched one way (start-anchored or anywhere), with their automaton.
+#[derive(Debug, Default)]
+pub(crate) struct LiteralSet {
+    literals: Vec<Vec<u8>>,
+    index: FxHashMap<Vec<u8>, usize>,
+    /// Per literal: what finding it means.
+    pub actions: Vec<Vec<Action>>,
+    /// Built on first use (or by [`Plan::warm`]): start-up only pays for buckets events reach.
+    ac: OnceLock<Option<AhoCorasick>>,
+}
+
+impl LiteralSet {
+    fn add(&mut self, lit: Vec<u8>, action: Action) {
+        let i = match self.index.get(&lit) {
+            Some(&i) => i,
+            None => {
+                self.literals.push(lit.clone());
+                self.actions.push(Vec::new());
+                self.index.insert(lit, self.literals.len() - 1);
+                self.literals.len() - 1
+            }
+        };
+        self.actions[i].push(action);
+    }
+
+    /// True when there is nothing to search.
+    pub fn is_empty(&self) -> bool {
+        self.literals.is_empty()
+    }
+
+    /// The automaton over the lower-case literals.
+    pub fn automaton(&self) -> Option<&AhoCorasick> {
+        self.ac
+            .get_or_init(|| {
+                // A DFA scans fastest (one table lookup per byte); above a size budget the
+                // contiguous NFA keeps memory and cache footprint in check.
+                let bytes: usize = self.literals.iter().map(Vec::len).sum();
+                let kind = if bytes <= DFA_LITERAL_BYTES {
+                    aho_corasick::AhoCorasickKind::DFA
+                } else {
+                    aho_corasick::AhoCorasickKind::ContiguousNFA
+                };
+                AhoCorasick::builder()
+                    .kind(Some(kind))
+                    .build(&self.literals)
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+/// Start-anchored literals: a byte trie walked from the first byte of the value until it falls
+/// off (aho-corasick has no anchored overlapping search). Cost: one hash probe per byte walked.
+#[derive(Debug, Default)]
+pub(crate) struct Trie {
+    edges: FxHashMap<(u32, u8), u32>,
+    /// Per node: the predicates that hold when the walk reaches it.
+    actions: Vec<Vec<PredId>>,
+}
+
+impl Trie {
+    fn add(&mut self, lit: &[u8], p: PredId) {
+        if self.actions.is_empty() {
+            self.actions.push(Vec::new());
+        }
+        let mut node = 0u32;
+        for &b in lit {
+            node = match self.edges.get(&(node, b)) {
+                Some(&n) => n,
+                None => {
+                    let n = self.actions.len() as u32;
+                    self.actions.push(Vec::new());
+                    self.edges.insert((node, b), n);
+                    n
+                }
+            };
+        }
+        self.actions[node as usize].push(p);
+    }
+
+    /// True when there is nothing to search.
+    pub fn is_empty(&self) -> bool {
+        self.edges.is_empty()
+    }
+
+    /// Calls `f` for every predicate whose literal is a prefix of `hay`.
+    pub fn walk(&self, hay: impl Iterator<Item = u8>, mut f: impl FnMut(PredId)) {
+        let mut node = 0u32;
+        for b in hay {
+            match self.edges.get(&(node, b)) {
+                Some(&n) => {
+                    node = n;
+                    for &p in &self.actions[n as usize] {
+                        f(p);
+                    }
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+/// Everything one bucket looks for in one field: whole values by hash, prefixes and suffixes by
+/// start-anchored automata (suffixes on the reversed value), substrings by one full scan.
 #[derive(Debug)]
 pub(crate) struct FieldScan {
     pub field: FieldId,
-    /// Lower-case literals of the automaton.
-    pub literals: Vec<String>,
-    /// Built on first use (or by [`Plan::warm`]), so start-up only pays for buckets that events
-    /// actually reach.
-    pub ac: OnceLock<Option<AhoCorasick>>,
-    /// Per automaton pattern: the predicates it decides.
-    pub actions: Vec<Vec<Action>>,
+    pub exact: FxHashMap<Box<str>, Vec<PredId>>,
+    pub prefix: Trie,
+    /// Reversed literals, walked from the end of the value.
+    pub suffix: Trie,
+    pub contains: LiteralSet,
 }
 
 impl FieldScan {
-    /// The automaton over the lower-case literals (values are lower-cased before the scan).
-    pub fn automaton(&self) -> Option<&AhoCorasick> {
-        self.ac
-            .get_or_init(|| AhoCorasick::builder().build(&self.literals).ok())
-            .as_ref()
+    fn new(field: FieldId) -> Self {
+        FieldScan {
+            field,
+            exact: FxHashMap::default(),
+            prefix: Trie::default(),
+            suffix: Trie::default(),
+            contains: LiteralSet::default(),
+        }
+    }
+
+    fn sets(&self) -> [&LiteralSet; 1] {
+        [&self.contains]
     }
 }
 
@@ -126,6 +237,11 @@ pub struct Plan {
 }
 
 pub(crate) const ANY: &str = "\0";
+/// Literal bytes up to which a field automaton is built as a DFA.
+const DFA_LITERAL_BYTES: usize = 4_000;
+
+/// Pseudo field id of keyword scans: every value of the event.
+pub(crate) const KEYWORD_FIELD: FieldId = u32::MAX;
 
 struct Builder<'p> {
     pipeline: &'p Pipeline,
@@ -160,7 +276,7 @@ impl Builder<'_> {
             return id;
         }
         let kind = match matcher {
-            Matcher::Str { pat, cased: false } if fid.is_some() => match pat.simple() {
+            Matcher::Str { pat, cased: false } => match pat.simple() {
                 Some((lit, _)) if !lit.is_empty() => PredKind::Literal,
                 _ => PredKind::Lazy {
                     gated: pat.longest_literal().is_some_and(|l| !l.is_empty()),
@@ -424,6 +540,7 @@ impl Plan {
         self.buckets
             .par_iter()
             .flat_map(|b| b.scans.par_iter())
+            .flat_map(|s| s.sets().into_par_iter())
             .map(|s| s.automaton().map_or(0, AhoCorasick::memory_usage))
             .sum()
     }
@@ -472,49 +589,44 @@ fn build_bucket(
     }
     used.sort_unstable();
     used.dedup();
-    // field → (literal, actions)
-    let mut per_field: FxHashMap<
-        FieldId,
-        (Vec<String>, FxHashMap<String, usize>, Vec<Vec<Action>>),
-    > = FxHashMap::default();
+    let mut per_field: FxHashMap<FieldId, FieldScan> = FxHashMap::default();
     for p in used {
         let pred = &preds[p as usize];
-        let (Some(field), Matcher::Str { pat, .. }) = (pred.field, &pred.matcher) else {
+        let Matcher::Str { pat, .. } = &pred.matcher else {
             continue;
         };
-        let (lit, action) = match pred.kind {
+        let field = pred.field.unwrap_or(KEYWORD_FIELD);
+        let scan = per_field
+            .entry(field)
+            .or_insert_with(|| FieldScan::new(field));
+        match pred.kind {
             PredKind::Literal => match pat.simple() {
-                Some((lit, anchor)) => (lit.to_string(), Action::Anchored(p, anchor)),
-                None => continue,
+                Some((lit, Anchor::Exact)) => scan.exact.entry(lit.into()).or_default().push(p),
+                Some((lit, Anchor::Prefix)) => scan.prefix.add(lit.as_bytes(), p),
+                Some((lit, Anchor::Suffix)) => {
+                    let rev: Vec<u8> = lit.bytes().rev().collect();
+                    scan.suffix.add(&rev, p)
+                }
+                Some((lit, Anchor::Contains)) => {
+                    scan.contains.add(lit.as_bytes().to_vec(), Action::Set(p))
+                }
+                None => {}
             },
-            PredKind::Lazy { gated: true } => match pat.longest_literal() {
-                Some(l) => (l.to_string(), Action::Gate(p)),
-                None => continue,
-            },
-            PredKind::Lazy { gated: false } => continue,
-        };
-        let entry = per_field.entry(field).or_default();
-        let idx = match entry.1.get(&lit) {
-            Some(&i) => i,
-            None => {
-                entry.0.push(lit.clone());
-                entry.2.push(Vec::new());
-                entry.1.insert(lit, entry.0.len() - 1);
-                entry.0.len() - 1
+            PredKind::Lazy { gated: true } => {
+                if let Some(l) = pat.longest_literal() {
+                    scan.contains.add(l.as_bytes().to_vec(), Action::Gate(p));
+                }
             }
-        };
-        entry.2[idx].push(action);
+            PredKind::Lazy { gated: false } => {}
+        }
     }
-    let mut fields: Vec<_> = per_field.into_iter().collect();
-    fields.sort_by_key(|(f, _)| *f);
-    for (field, (literals, _, actions)) in fields {
-        stats.automata += 1;
-        bucket.scans.push(FieldScan {
-            field,
-            literals,
-            ac: OnceLock::new(),
-            actions,
-        });
+    let mut fields: Vec<_> = per_field.into_values().collect();
+    fields.sort_by_key(|f| f.field);
+    for f in fields {
+        stats.automata += usize::from(!f.contains.is_empty())
+            + usize::from(!f.prefix.is_empty())
+            + usize::from(!f.suffix.is_empty());
+        bucket.scans.push(f);
     }
     bucket
 }
