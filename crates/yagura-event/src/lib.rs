@@ -228,13 +228,23 @@ mod tests {
     #[test]
     fn push_get_and_reuse() {
         let mut r = Record::new();
-        r.push_parts(&["Provider", "_", "Name"], Kind::Str, "Microsoft-Windows-Sysmon");
+        r.push_parts(
+            &["Provider", "_", "Name"],
+            Kind::Str,
+            "Microsoft-Windows-Sysmon",
+        );
         r.push_fmt("EventID", Kind::Num, format_args!("{}", 1));
         r.push("Tag", Kind::Str, "a");
         r.push("Tag", Kind::Str, "b");
-        assert_eq!(r.get("Provider_Name").unwrap().value, "Microsoft-Windows-Sysmon");
+        assert_eq!(
+            r.get("Provider_Name").unwrap().value,
+            "Microsoft-Windows-Sysmon"
+        );
         assert_eq!(r.get("EventID").unwrap().kind, Kind::Num);
-        assert_eq!(r.get_all("Tag").map(|f| f.value).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            r.get_all("Tag").map(|f| f.value).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         let mut js = String::new();
         r.write_json(&mut js);
         assert_eq!(

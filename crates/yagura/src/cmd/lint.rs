@@ -49,7 +49,11 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
     let t2 = t0.elapsed();
     let ecs = Plan::compile(&set, &Pipeline::ecs());
     if std::env::var_os("YAGURA_TIMING").is_some() {
-        eprintln!("load {t1:?} windows plan {:?} ecs plan {:?}", t2 - t1, t0.elapsed() - t2);
+        eprintln!(
+            "load {t1:?} windows plan {:?} ecs plan {:?}",
+            t2 - t1,
+            t0.elapsed() - t2
+        );
     }
     eprintln!(
         "{} files; active on Windows event logs: {} rules; on ECS documents: {} rules",
