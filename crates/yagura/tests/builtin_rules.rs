@@ -292,8 +292,11 @@ fn lsass_memory_access_sysmon() {
     fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/sysmon_10_11_outlfank_dumpert_and_andrewspecial_memdump.evtx", LSASS_SYSMON, 8);
     // OTRF zip (Mordor JSON): comsvcs.dll MiniDump via PowerShell.
     fires("otrf/datasets/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip", LSASS_SYSMON, 2);
-    // Sysmon 10 on lsass.exe with benign rights only (svchost 0x1000 and the like).
     fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/CA_sysmon_hashdump_cmd_meterpreter.evtx", LSASS_SYSMON, 1);
+    // Sysmon 10 on lsass.exe with query-only rights (0x1000: svchost and PPLdump's own probe;
+    // PPLdump then dumps from inside a hijacked protected process): must not fire. This pins the
+    // rule's known blind spot for PPL-based dumpers.
+    fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/ppl_bypass_ppldump_knowdll_hijack_sysmon_security.evtx", LSASS_SYSMON, 0);
 }
 
 #[test]
