@@ -112,7 +112,14 @@ fn event(
     .to_string()
 }
 
-fn logon(secs: u32, event_id: u32, ip: &str, user: &str, computer: &str, logon_type: u32) -> String {
+fn logon(
+    secs: u32,
+    event_id: u32,
+    ip: &str,
+    user: &str,
+    computer: &str,
+    logon_type: u32,
+) -> String {
     event(
         secs,
         "Security",
@@ -137,9 +144,17 @@ fn hunt_lines(lines: &[String]) -> Vec<String> {
 
 #[test]
 fn security_log_cleared() {
-    fires("evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_1102_security_log_cleared.evtx", SECURITY_LOG_CLEARED, 1);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_1102_security_log_cleared.evtx",
+        SECURITY_LOG_CLEARED,
+        1,
+    );
     // System-log clearing only.
-    fires("evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_104_system_log_cleared.evtx", SECURITY_LOG_CLEARED, 0);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_104_system_log_cleared.evtx",
+        SECURITY_LOG_CLEARED,
+        0,
+    );
 }
 
 #[test]
@@ -149,15 +164,25 @@ fn event_log_cleared_104_counts_every_cleared_channel() {
     let f = "evtx/EVTX-to-MITRE-Attack/TA0005-Defense Evasion/T1070.001-Clear Windows event logs/ID104-1102-Event log cleared.evtx";
     fires(f, EVENT_LOG_CLEARED_104, 90);
     fires(f, SECURITY_LOG_CLEARED, 1);
-    fires("evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_104_system_log_cleared.evtx", EVENT_LOG_CLEARED_104, 1);
-    fires("evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_1102_security_log_cleared.evtx", EVENT_LOG_CLEARED_104, 0);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_104_system_log_cleared.evtx",
+        EVENT_LOG_CLEARED_104,
+        1,
+    );
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_1102_security_log_cleared.evtx",
+        EVENT_LOG_CLEARED_104,
+        0,
+    );
 }
 
 // ---- 2. Brute force (event_count, chained into temporal_ordered) ----------------------------
 
 #[test]
 fn many_failed_logons_from_one_address() {
-    let ids = hunt(&data("evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx"));
+    let ids = hunt(&data(
+        "evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx",
+    ));
     assert!(count(&ids, MANY_FAILED_LOGONS) >= 1, "{ids:?}");
     // OpenSSH failures carry IpAddress '-' (sshd logs the user on locally): excluded.
     fires(
@@ -184,7 +209,14 @@ fn brute_force_then_success_synthetic() {
         assert_eq!(count(&ids, chain), 0);
     }
     // The success comes from another address: the burst alone is reported.
-    other.push(logon(120, 4624, "198.51.100.9", "administrator", "SRV01", 3));
+    other.push(logon(
+        120,
+        4624,
+        "198.51.100.9",
+        "administrator",
+        "SRV01",
+        3,
+    ));
     let ids = hunt_lines(&other);
     assert_eq!(count(&ids, BRUTE_FORCE_THEN_SUCCESS), 0, "{ids:?}");
     assert_eq!(count(&ids, MANY_FAILED_LOGONS), 1, "{ids:?}");
@@ -195,7 +227,16 @@ fn brute_force_then_success_synthetic() {
     assert_eq!(count(&ids, MANY_FAILED_LOGONS), 0, "{ids:?}");
     // Failures from localhost / '-' never count.
     let local: Vec<String> = (0..15)
-        .map(|i| logon(i, 4625, if i % 2 == 0 { "-" } else { "127.0.0.1" }, "bob", "SRV01", 3))
+        .map(|i| {
+            logon(
+                i,
+                4625,
+                if i % 2 == 0 { "-" } else { "127.0.0.1" },
+                "bob",
+                "SRV01",
+                3,
+            )
+        })
         .collect();
     assert_eq!(count(&hunt_lines(&local), MANY_FAILED_LOGONS), 0);
 }
@@ -233,8 +274,16 @@ fn rdp_one_user_many_hosts_synthetic() {
 #[test]
 fn tunnelling_tool_executed() {
     // plink.exe -R reverse tunnel of RDP, Security 4688 and Sysmon 1.
-    fires("evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_RDP_Tunnel_5156.evtx", TUNNEL_TOOLS, 1);
-    fires("evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_sysmon-3-rdp-tun.evtx", TUNNEL_TOOLS, 1);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_RDP_Tunnel_5156.evtx",
+        TUNNEL_TOOLS,
+        1,
+    );
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_sysmon-3-rdp-tun.evtx",
+        TUNNEL_TOOLS,
+        1,
+    );
     // Port forwarding with the built-in netsh: another technique, not these tools.
     fires(
         "evtx/EVTX-to-MITRE-Attack/TA0011-Command and Control/T1572-Protocol tunneling/ID4688-netsh RDP port forwarding abuse.evtx",
@@ -247,7 +296,11 @@ fn tunnelling_tool_executed() {
 
 #[test]
 fn local_admin_member_added() {
-    fires("evtx/EVTX-ATTACK-SAMPLES/Persistence/Network_Service_Guest_added_to_admins_4732.evtx", LOCAL_ADMIN_ADDED, 2);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Persistence/Network_Service_Guest_added_to_admins_4732.evtx",
+        LOCAL_ADMIN_ADDED,
+        2,
+    );
     fires("evtx/EVTX-to-MITRE-Attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4732-User added to local admin groups.evtx", LOCAL_ADMIN_ADDED, 1);
     // 4732 for DnsAdmins, not Administrators.
     fires("evtx/EVTX-to-MITRE-Attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4732-DNSadmin new member added.evtx", LOCAL_ADMIN_ADDED, 0);
@@ -261,8 +314,16 @@ fn privileged_domain_group_member_added() {
 
 #[test]
 fn user_account_created() {
-    fires("evtx/DeepBlueCLI/evtx/new-user-security.evtx", USER_CREATED, 1);
-    fires("evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx", USER_CREATED, 0);
+    fires(
+        "evtx/DeepBlueCLI/evtx/new-user-security.evtx",
+        USER_CREATED,
+        1,
+    );
+    fires(
+        "evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx",
+        USER_CREATED,
+        0,
+    );
 }
 
 // ---- 6. Services from user-writable folders, services running shells ---------------------
@@ -275,13 +336,25 @@ fn service_installed_from_user_writable_path() {
     fires(f, SERVICE_TEMP_4697, 1);
     // Defender definition updates install MpKsl* driver services under ProgramData\Microsoft\Windows
     // Defender\Definition Updates: excluded (the file has many other benign 7045 too).
-    fires("evtx/omerbenamram-evtx/samples/2-vss_7-System.evtx", SERVICE_TEMP_7045, 0);
+    fires(
+        "evtx/omerbenamram-evtx/samples/2-vss_7-System.evtx",
+        SERVICE_TEMP_7045,
+        0,
+    );
 }
 
 #[test]
 fn service_installed_with_shell_command() {
-    fires("evtx/DeepBlueCLI/evtx/metasploit-psexec-powershell-target-system.evtx", SERVICE_SHELL, 2);
-    fires("evtx/omerbenamram-evtx/samples/2-vss_7-System.evtx", SERVICE_SHELL, 0);
+    fires(
+        "evtx/DeepBlueCLI/evtx/metasploit-psexec-powershell-target-system.evtx",
+        SERVICE_SHELL,
+        2,
+    );
+    fires(
+        "evtx/omerbenamram-evtx/samples/2-vss_7-System.evtx",
+        SERVICE_SHELL,
+        0,
+    );
 }
 
 // ---- 7. LSASS access ----------------------------------------------------------------------
@@ -291,8 +364,16 @@ fn lsass_memory_access_sysmon() {
     fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/sysmon_10_lsass_mimikatz_sekurlsa_logonpasswords.evtx", LSASS_SYSMON, 1);
     fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/sysmon_10_11_outlfank_dumpert_and_andrewspecial_memdump.evtx", LSASS_SYSMON, 8);
     // OTRF zip (Mordor JSON): comsvcs.dll MiniDump via PowerShell.
-    fires("otrf/datasets/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip", LSASS_SYSMON, 2);
-    fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/CA_sysmon_hashdump_cmd_meterpreter.evtx", LSASS_SYSMON, 1);
+    fires(
+        "otrf/datasets/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip",
+        LSASS_SYSMON,
+        2,
+    );
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Credential Access/CA_sysmon_hashdump_cmd_meterpreter.evtx",
+        LSASS_SYSMON,
+        1,
+    );
     // Sysmon 10 on lsass.exe with query-only rights (0x1000: svchost and PPLdump's own probe;
     // PPLdump then dumps from inside a hijacked protected process): must not fire. This pins the
     // rule's known blind spot for PPL-based dumpers.
@@ -302,9 +383,17 @@ fn lsass_memory_access_sysmon() {
 #[test]
 fn lsass_handle_security() {
     fires("evtx/EVTX-to-MITRE-Attack/TA0006-Credential Access/T1003-Credential dumping/ID4656-4663-4658 Mimikatz sekurlsa password dump.evtx", LSASS_SECURITY, 2);
-    fires("otrf/datasets/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip", LSASS_SECURITY, 4);
+    fires(
+        "otrf/datasets/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip",
+        LSASS_SECURITY,
+        4,
+    );
     // 4663 on browser credential files, not on lsass.exe.
-    fires("evtx/EVTX-ATTACK-SAMPLES/Credential Access/CA_chrome_firefox_opera_4663.evtx", LSASS_SECURITY, 0);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Credential Access/CA_chrome_firefox_opera_4663.evtx",
+        LSASS_SECURITY,
+        0,
+    );
 }
 
 // ---- 8. Shadow copies ---------------------------------------------------------------------
@@ -321,7 +410,11 @@ fn shadow_copy_deletion() {
 #[test]
 fn audit_policy_changed_4719() {
     fires("evtx/EVTX-to-MITRE-Attack/TA0005-Defense Evasion/T1562.002-Disable Windows Event Logging/ID4719-Audit policy deactivation.evtx", AUDIT_POLICY_4719, 30);
-    fires("evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_1102_security_log_cleared.evtx", AUDIT_POLICY_4719, 0);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Defense Evasion/DE_1102_security_log_cleared.evtx",
+        AUDIT_POLICY_4719,
+        0,
+    );
 }
 
 #[test]
@@ -336,14 +429,26 @@ fn auditpol_clear_or_disable() {
 
 #[test]
 fn mimikatz_command_line() {
-    fires("evtx/DeepBlueCLI/evtx/powersploit-system.evtx", MIMIKATZ_CMDLINE, 2);
+    fires(
+        "evtx/DeepBlueCLI/evtx/powersploit-system.evtx",
+        MIMIKATZ_CMDLINE,
+        2,
+    );
     // A PowerSploit download cradle without Mimikatz keywords.
-    fires("evtx/DeepBlueCLI/evtx/powersploit-security.evtx", MIMIKATZ_CMDLINE, 0);
+    fires(
+        "evtx/DeepBlueCLI/evtx/powersploit-security.evtx",
+        MIMIKATZ_CMDLINE,
+        0,
+    );
 }
 
 #[test]
 fn powershell_download_cradle() {
-    fires("evtx/DeepBlueCLI/evtx/powersploit-security.evtx", PS_CRADLE, 2);
+    fires(
+        "evtx/DeepBlueCLI/evtx/powersploit-security.evtx",
+        PS_CRADLE,
+        2,
+    );
     // Metasploit: -nop -w hidden -c ... FromBase64String(...) GzipStream.
     fires("evtx/EVTX-to-MITRE-Attack/TA0002-Execution/T1059.001-PowerShell/ID4688-Encoded PowerShell MSF payload via process execution.evtx", PS_CRADLE, 2);
     fires("evtx/EVTX-to-MITRE-Attack/TA0005-Defense Evasion/T1562.002-Disable Windows Event Logging/ID4688-Audit policy clear attempt.evtx", PS_CRADLE, 0);
@@ -355,18 +460,40 @@ fn defender_protection_disabled_synthetic() {
     let channel = "Microsoft-Windows-Windows Defender/Operational";
     let provider = "Microsoft-Windows-Windows Defender";
     let lines = vec![
-        event(0, channel, provider, 5001, "WS01", serde_json::json!({"Product Name": "Microsoft Defender Antivirus"})),
-        event(1, channel, provider, 5000, "WS01", serde_json::json!({"Product Name": "Microsoft Defender Antivirus"})),
+        event(
+            0,
+            channel,
+            provider,
+            5001,
+            "WS01",
+            serde_json::json!({"Product Name": "Microsoft Defender Antivirus"}),
+        ),
+        event(
+            1,
+            channel,
+            provider,
+            5000,
+            "WS01",
+            serde_json::json!({"Product Name": "Microsoft Defender Antivirus"}),
+        ),
     ];
     assert_eq!(count(&hunt_lines(&lines), DEFENDER_DISABLED), 1);
     // Real negative: 455 Defender health-status events.
-    fires("evtx/EVTX-to-MITRE-Attack/Antivirus/ID1151-Defender health status.evtx", DEFENDER_DISABLED, 0);
+    fires(
+        "evtx/EVTX-to-MITRE-Attack/Antivirus/ID1151-Defender health status.evtx",
+        DEFENDER_DISABLED,
+        0,
+    );
 }
 
 #[test]
 fn defender_exclusion_added() {
     fires("evtx/EVTX-to-MITRE-Attack/TA0005-Defense Evasion/T1562.001-Impair Defenses-Disable or Modify tool/ID5007-Defender threat exclusion (native).evtx", DEFENDER_EXCLUSION, 3);
-    fires("evtx/EVTX-to-MITRE-Attack/Antivirus/ID1151-Defender health status.evtx", DEFENDER_EXCLUSION, 0);
+    fires(
+        "evtx/EVTX-to-MITRE-Attack/Antivirus/ID1151-Defender health status.evtx",
+        DEFENDER_EXCLUSION,
+        0,
+    );
 }
 
 #[test]
@@ -385,7 +512,11 @@ fn pass_the_hash_seclogo() {
 
 #[test]
 fn scheduled_task_from_user_writable_path() {
-    fires("evtx/EVTX-ATTACK-SAMPLES/Execution/temp_scheduled_task_4698_4699.evtx", SCHTASK_TEMP, 1);
+    fires(
+        "evtx/EVTX-ATTACK-SAMPLES/Execution/temp_scheduled_task_4698_4699.evtx",
+        SCHTASK_TEMP,
+        1,
+    );
     // Task running C:\tools\shell.cmd as SYSTEM: not a temporary folder.
     fires("evtx/EVTX-to-MITRE-Attack/TA0002-Execution/T1053.005-Scheduled Task/ID4688-4698 Persistent scheduled task with SYSTEM privileges creation.evtx", SCHTASK_TEMP, 0);
 }
