@@ -17,12 +17,15 @@ const NONE: u32 = u32::MAX;
 /// Per-worker reusable evaluation state. Create one per thread with [`Plan::scratch`].
 #[derive(Debug, Default)]
 pub struct Scratch {
+    cur_bucket: u32,
+    scan_done: Vec<u32>,
     gen: u32,
     pred_stamp: Vec<u32>,
     pred_val: Vec<bool>,
     gate_stamp: Vec<u32>,
     slot_stamp: Vec<u32>,
     slot_first: Vec<u32>,
+    slot_last: Vec<u32>,
     next: Vec<u32>,
     variant_stamp: Vec<u32>,
     rule_stamp: Vec<u32>,
@@ -42,13 +45,16 @@ pub struct Scratch {
 impl Plan {
     /// A scratch state sized for this plan.
     pub fn scratch(&self) -> Scratch {
+        let scans = self.buckets.iter().map(|b| b.scans.len()).sum();
         Scratch {
+            scan_done: vec![0; scans],
             gen: 0,
             pred_stamp: vec![0; self.preds.len()],
             pred_val: vec![false; self.preds.len()],
             gate_stamp: vec![0; self.preds.len()],
             slot_stamp: vec![0; self.field_names.len()],
             slot_first: vec![NONE; self.field_names.len()],
+            slot_last: vec![NONE; self.field_names.len()],
             variant_stamp: vec![0; self.variants.len()],
             rule_stamp: vec![0; self.rule_count],
             ..Default::default()
@@ -67,6 +73,7 @@ impl Plan {
         self.bind(rec, s);
         let n = self.lookup_buckets(rec, s);
         for i in 0..n {
+            s.cur_bucket = s.buckets[i];
             let b = &self.buckets[s.buckets[i] as usize];
             self.run_bucket(b, rec, s, out, gen);
         }
@@ -83,13 +90,17 @@ impl Plan {
         }
         for (i, f) in rec.fields().enumerate() {
             if let Some(&fid) = self.field_ids.get(f.key) {
+                // Chains keep record order: the first value of a field is the one the event
+                // states first (System's Channel before any UserData field of that name).
                 let fid = fid as usize;
                 if s.slot_stamp[fid] == gen {
-                    s.next[i] = s.slot_first[fid];
+                    let last = s.slot_last[fid] as usize;
+                    s.next[last] = i as u32;
                 } else {
                     s.slot_stamp[fid] = gen;
+                    s.slot_first[fid] = i as u32;
                 }
-                s.slot_first[fid] = i as u32;
+                s.slot_last[fid] = i as u32;
             }
         }
     }
@@ -145,19 +156,8 @@ impl Plan {
     ) {
         s.hits.clear();
         for scan in &b.scans {
-            let keyword = scan.field == KEYWORD_FIELD;
-            let fid = scan.field as usize;
-            if !keyword && s.slot_stamp[fid] != gen {
-                continue;
-            }
-            let mut e = if keyword { 0 } else { s.slot_first[fid] };
-            while e != NONE && (e as usize) < rec.len() {
-                let i = e as usize;
-                e = if keyword { e + 1 } else { s.next[i] };
-                let Some((lo, hi)) = lowered(rec, s, i) else {
-                    continue;
-                };
-                scan_value(scan, lo, hi, s, gen);
+            if scan.eager {
+                scan_field(scan, rec, s, gen);
             }
         }
         s.cands.clear();
@@ -207,13 +207,32 @@ impl Plan {
         }
         let pred = &self.preds[i];
         let val = match pred.kind {
-            PredKind::Literal => false,
-            PredKind::Lazy { gated: true } if s.gate_stamp[i] != s.gen => false,
+            PredKind::Literal => {
+                // Not set by the scans that ran: run this field's scan now if it has not run.
+                self.ensure_scanned(pred, rec, s);
+                s.pred_stamp[i] == s.gen && s.pred_val[i]
+            }
+            PredKind::Lazy { gated: true } => {
+                self.ensure_scanned(pred, rec, s);
+                s.gate_stamp[i] == s.gen && self.compute(p, rec, s)
+            }
             PredKind::Lazy { .. } => self.compute(p, rec, s),
         };
         s.pred_stamp[i] = s.gen;
         s.pred_val[i] = val;
         val
+    }
+
+    /// Runs the current bucket's scan of the predicate's field unless it already ran.
+    fn ensure_scanned(&self, pred: &crate::plan::Pred, rec: &Record, s: &mut Scratch) {
+        let field = pred.field.unwrap_or(KEYWORD_FIELD);
+        let b = &self.buckets[s.cur_bucket as usize];
+        if let Some(&k) = b.scan_of.get(&field) {
+            let scan = &b.scans[k as usize];
+            if s.scan_done[scan.id as usize] != s.gen {
+                scan_field(scan, rec, s, s.gen);
+            }
+        }
     }
 
     /// Decides a predicate by looking at the event (cost: one pass over the field's values).
@@ -314,6 +333,25 @@ fn apply(set: &LiteralSet, hay: &[u8], s: &mut Scratch, gen: u32) {
                 Action::Gate(p) => s.gate_stamp[p as usize] = gen,
             }
         }
+    }
+}
+
+/// Runs a field's scan over each of its values.
+fn scan_field(scan: &FieldScan, rec: &Record, s: &mut Scratch, gen: u32) {
+    s.scan_done[scan.id as usize] = gen;
+    let keyword = scan.field == KEYWORD_FIELD;
+    let fid = scan.field as usize;
+    if !keyword && s.slot_stamp[fid] != gen {
+        return;
+    }
+    let mut e = if keyword { 0 } else { s.slot_first[fid] };
+    while e != NONE && (e as usize) < rec.len() {
+        let i = e as usize;
+        e = if keyword { e + 1 } else { s.next[i] };
+        let Some((lo, hi)) = lowered(rec, s, i) else {
+            continue;
+        };
+        scan_value(scan, lo, hi, s, gen);
     }
 }
 

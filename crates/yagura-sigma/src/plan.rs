@@ -162,6 +162,11 @@ impl Trie {
 #[derive(Debug)]
 pub(crate) struct FieldScan {
     pub field: FieldId,
+    /// Index among all scans of the plan (for per-event "done" stamps).
+    pub id: u32,
+    /// Scanned for every event of the bucket because rule triggers live here; other scans run
+    /// only when a candidate rule asks for one of their predicates.
+    pub eager: bool,
     pub exact: FxHashMap<Box<str>, Vec<PredId>>,
     pub prefix: Trie,
     /// Reversed literals, walked from the end of the value.
@@ -173,6 +178,8 @@ impl FieldScan {
     fn new(field: FieldId) -> Self {
         FieldScan {
             field,
+            id: 0,
+            eager: false,
             exact: FxHashMap::default(),
             prefix: Trie::default(),
             suffix: Trie::default(),
@@ -188,6 +195,8 @@ impl FieldScan {
 #[derive(Debug, Default)]
 pub(crate) struct Bucket {
     pub scans: Vec<FieldScan>,
+    /// Field → index in `scans`.
+    pub scan_of: FxHashMap<FieldId, u32>,
     /// Variants that can only match when one of their trigger predicates is true.
     pub triggers: FxHashMap<PredId, Vec<u32>>,
     /// Variants without a literal trigger: evaluated for every event of the bucket.
@@ -409,6 +418,44 @@ fn triggers(n: &Node, preds: &[Pred]) -> Option<Vec<PredId>> {
     }
 }
 
+fn pred_field(p: PredId, preds: &[Pred]) -> FieldId {
+    preds[p as usize].field.unwrap_or(KEYWORD_FIELD)
+}
+
+/// As [`triggers`], but inside an `and` prefers the child whose triggers live in fields already
+/// scanned eagerly, so that few fields need a scan for every event.
+fn triggers_in(
+    n: &Node,
+    preds: &[Pred],
+    eager: &rustc_hash::FxHashSet<FieldId>,
+) -> Option<Vec<PredId>> {
+    match n {
+        Node::And(v) => v
+            .iter()
+            .filter_map(|x| triggers_in(x, preds, eager))
+            .min_by_key(|t| {
+                let mut new: Vec<FieldId> = t
+                    .iter()
+                    .map(|p| pred_field(*p, preds))
+                    .filter(|f| !eager.contains(f))
+                    .collect();
+                new.sort_unstable();
+                new.dedup();
+                (new.len(), t.len())
+            }),
+        Node::Or(v) => {
+            let mut all = Vec::new();
+            for x in v.iter() {
+                all.extend(triggers_in(x, preds, eager)?);
+            }
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        }
+        other => triggers(other, preds),
+    }
+}
+
 fn collect_preds(n: &Node, out: &mut Vec<PredId>) {
     match n {
         Node::Pred(p) => out.push(*p),
@@ -518,6 +565,13 @@ impl Plan {
             buckets.push(bucket);
         }
         stats.buckets = buckets.len();
+        let mut next_scan = 0u32;
+        for b in &mut buckets {
+            for sc in &mut b.scans {
+                sc.id = next_scan;
+                next_scan += 1;
+            }
+        }
         Plan {
             pipeline: pipeline.name.clone(),
             field_ids: b.field_ids,
@@ -574,10 +628,17 @@ fn build_bucket(
 ) -> Bucket {
     let mut bucket = Bucket::default();
     let mut used = Vec::new();
+    // Pass 1 grows the set of eagerly scanned fields; pass 2 picks each rule's triggers within it.
+    let mut eager = rustc_hash::FxHashSet::default();
+    for &v in vids {
+        if let Some(t) = triggers_in(&variants[v as usize].node, preds, &eager) {
+            eager.extend(t.iter().map(|p| pred_field(*p, preds)));
+        }
+    }
     for &v in vids {
         let var = &variants[v as usize];
         collect_preds(&var.node, &mut used);
-        match triggers(&var.node, preds) {
+        match triggers_in(&var.node, preds, &eager) {
             Some(t) if t.is_empty() => {} // can never match
             Some(t) => {
                 for p in t {
@@ -622,7 +683,9 @@ fn build_bucket(
     }
     let mut fields: Vec<_> = per_field.into_values().collect();
     fields.sort_by_key(|f| f.field);
-    for f in fields {
+    for mut f in fields {
+        f.eager = eager.contains(&f.field);
+        bucket.scan_of.insert(f.field, bucket.scans.len() as u32);
         stats.automata += usize::from(!f.contains.is_empty())
             + usize::from(!f.prefix.is_empty())
             + usize::from(!f.suffix.is_empty());

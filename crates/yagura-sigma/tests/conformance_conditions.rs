@@ -149,3 +149,19 @@ fn fr_filter_applies_only_to_named_rules_and_matching_logsource() {
         json!({"Image": "x\\whoami.exe", "User": "admin"})
     ));
 }
+
+#[test]
+fn regression_userdata_channel_does_not_hide_system_channel() {
+    // A field repeated later in the event (UserData's Channel) must not replace the first one for
+    // logsource selection: System 104 "log cleared" carries `Channel` in its UserData too.
+    let set = rules("title: probe\nlogsource: {product: windows, service: system}\ndetection: {sel: {EventID: 104}, condition: sel}\n");
+    let plan = Plan::compile(&set, &Pipeline::windows());
+    let mut s = plan.scratch();
+    let mut rec = yagura_event::Record::new();
+    rec.push("EventID", yagura_event::Kind::Num, "104");
+    rec.push("Channel", yagura_event::Kind::Str, "System");
+    rec.push("Channel", yagura_event::Kind::Str, "Application");
+    let mut out = Vec::new();
+    plan.evaluate(&rec, &mut s, &mut out);
+    assert_eq!(out, [0]);
+}

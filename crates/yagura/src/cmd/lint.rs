@@ -55,9 +55,12 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
             t0.elapsed() - t2
         );
     }
-    eprintln!(
-        "{} files; active on Windows event logs: {} rules; on ECS documents: {} rules",
+    println!(
+        "{} files; {} rules, {} correlations, {} filters; active on Windows event logs: {} rules; on ECS documents: {} rules",
         set.files,
+        set.rules.len(),
+        set.correlations.len(),
+        set.filters.len(),
         win.stats().active_rules,
         ecs.stats().active_rules
     );
