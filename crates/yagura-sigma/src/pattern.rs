@@ -190,7 +190,7 @@ fn match_pieces(pieces: &[Piece], value: &str) -> bool {
         }
         Some((Piece::AnyRun, rest)) => match rest.first() {
             None => true,
-            Some(Piece::Lit(s)) if !rest.iter().any(|p| *p == Piece::AnyOne) => {
+            Some(Piece::Lit(s)) if !rest.contains(&Piece::AnyOne) => {
                 // `*`-only remainder: greedy leftmost search is exact.
                 if rest.len() == 1 {
                     return value.ends_with(s.as_str());
@@ -203,7 +203,7 @@ fn match_pieces(pieces: &[Piece], value: &str) -> bool {
                         return true;
                     }
                     // With only `*` and literals following, the first occurrence is the best one.
-                    if !rest[1..].iter().any(|p| *p == Piece::AnyOne) {
+                    if !rest[1..].contains(&Piece::AnyOne) {
                         return false;
                     }
                     from = at + value[at..].chars().next().map_or(1, char::len_utf8);

@@ -405,27 +405,27 @@ fn mod_time_parts() {
     let e = json!({"T": "2025-06-15T23:45:10Z"});
     check(
         "sel: {T|hour: 23}\ncondition: sel",
-        &[e.clone()],
+        std::slice::from_ref(&e),
         &[json!({"T": "2025-06-15T08:45:10Z"})],
     );
     check(
         "sel: {T|minute: 45}\ncondition: sel",
-        &[e.clone()],
+        std::slice::from_ref(&e),
         &[json!({"T": "2025-06-15T23:44:10Z"})],
     );
     check(
         "sel: {T|day: 15}\ncondition: sel",
-        &[e.clone()],
+        std::slice::from_ref(&e),
         &[json!({"T": "2025-06-16T23:45:10Z"})],
     );
     check(
         "sel: {T|week: 24}\ncondition: sel",
-        &[e.clone()],
+        std::slice::from_ref(&e),
         &[json!({"T": "2025-06-23T23:45:10Z"})],
     );
     check(
         "sel: {T|month: 6}\ncondition: sel",
-        &[e.clone()],
+        std::slice::from_ref(&e),
         &[json!({"T": "2025-07-15T23:45:10Z"})],
     );
     check(

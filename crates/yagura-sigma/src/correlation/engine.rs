@@ -239,7 +239,7 @@ impl Correlator {
     /// Feeds one match (in timestamp order) and appends the alerts it completes.
     pub fn observe(&mut self, cap: &Capture, ts_ms: i64, out: &mut Vec<CorrelationAlert>) {
         self.observed += 1;
-        if self.observed % 4096 == 0 {
+        if self.observed.is_multiple_of(4096) {
             self.purge(ts_ms, out);
         }
         let targets = self.by_rule.get(&cap.rule).cloned().unwrap_or_default();
