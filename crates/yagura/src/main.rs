@@ -7,6 +7,11 @@ mod hunt;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: EVTX decoding allocates per JSON node, and glibc's
+/// malloc/free took about a quarter of a hunt's CPU time (perf, bench/hunt.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "yagura",

@@ -1,5 +1,6 @@
 //! One document in, the rules it matches out: normalization plus the plan of its shape.
 
+use std::sync::OnceLock;
 use yagura_event::Record;
 use yagura_normalize::{EventMeta, NormalizeError, Shape};
 use yagura_sigma::correlation::{Capture, Correlator};
@@ -8,23 +9,35 @@ use yagura_sigma::{Pipeline, Plan, RuleId, RuleSet, Scratch};
 /// The compiled plans: Windows-shaped documents (EVTX, Winlogbeat, NXLog) and ECS documents,
 /// with the correlators that take the values correlations need from matched events (their
 /// field names differ per family). Shared by every worker (it is `Sync`).
-pub struct Detector {
+pub struct Detector<'r> {
+    rules: &'r RuleSet,
     windows: Plan,
-    ecs: Plan,
     windows_captures: Correlator,
-    ecs_captures: Correlator,
+    /// Compiled on the first ECS document: most hunts see only Windows events, and compiling
+    /// a second plan would double start-up.
+    ecs: OnceLock<(Plan, Correlator)>,
 }
 
-impl Detector {
-    /// Compiles `rules` for both document families.
-    pub fn compile(rules: &RuleSet) -> Self {
-        let (windows, ecs) = (Pipeline::windows(), Pipeline::ecs());
+impl<'r> Detector<'r> {
+    /// Compiles `rules` for Windows documents (ECS on first use).
+    pub fn compile(rules: &'r RuleSet) -> Self {
+        let windows = Pipeline::windows();
         Self {
+            rules,
             windows: Plan::compile(rules, &windows),
-            ecs: Plan::compile(rules, &ecs),
             windows_captures: Correlator::new(rules, &windows),
-            ecs_captures: Correlator::new(rules, &ecs),
+            ecs: OnceLock::new(),
         }
+    }
+
+    fn ecs(&self) -> &(Plan, Correlator) {
+        self.ecs.get_or_init(|| {
+            let ecs = Pipeline::ecs();
+            (
+                Plan::compile(self.rules, &ecs),
+                Correlator::new(self.rules, &ecs),
+            )
+        })
     }
 
     /// True when `rule` only feeds correlations (`generate: false`) and is not reported alone.
@@ -33,12 +46,12 @@ impl Detector {
     }
 
     /// Per-thread state: one record and one scratch per plan, reused event after event.
-    pub fn worker(&self) -> DetectorWorker<'_> {
+    pub fn worker(&self) -> DetectorWorker<'_, 'r> {
         DetectorWorker {
             detector: self,
             record: Record::new(),
             windows_scratch: self.windows.scratch(),
-            ecs_scratch: self.ecs.scratch(),
+            ecs_scratch: None,
             hits: Vec::new(),
             last_shape: Shape::EvtxXml,
         }
@@ -46,17 +59,17 @@ impl Detector {
 }
 
 /// A worker's reusable buffers.
-pub struct DetectorWorker<'d> {
-    detector: &'d Detector,
+pub struct DetectorWorker<'d, 'r> {
+    detector: &'d Detector<'r>,
     /// The last document, flattened.
     pub record: Record,
     windows_scratch: Scratch,
-    ecs_scratch: Scratch,
+    ecs_scratch: Option<Scratch>,
     hits: Vec<RuleId>,
     last_shape: Shape,
 }
 
-impl DetectorWorker<'_> {
+impl DetectorWorker<'_, '_> {
     /// Flattens `doc` and evaluates it; returns its meta. Afterwards [`Self::hits`] holds the
     /// rules it matched and `record` the flattened document.
     pub fn evaluate(&mut self, doc: &serde_json::Value) -> Result<EventMeta, NormalizeError> {
@@ -65,9 +78,9 @@ impl DetectorWorker<'_> {
         self.last_shape = shape;
         match shape {
             Shape::Ecs => {
-                self.detector
-                    .ecs
-                    .evaluate(&self.record, &mut self.ecs_scratch, &mut self.hits)
+                let plan = &self.detector.ecs().0;
+                let scratch = self.ecs_scratch.get_or_insert_with(|| plan.scratch());
+                plan.evaluate(&self.record, scratch, &mut self.hits)
             }
             Shape::EvtxXml | Shape::Winlogbeat | Shape::Nxlog => self.detector.windows.evaluate(
                 &self.record,
@@ -92,7 +105,7 @@ impl DetectorWorker<'_> {
     /// correlation references the rule).
     pub fn capture(&self, rule: RuleId) -> Option<Capture> {
         let correlator = match self.last_shape {
-            Shape::Ecs => &self.detector.ecs_captures,
+            Shape::Ecs => &self.detector.ecs().1,
             _ => &self.detector.windows_captures,
         };
         correlator.capture(rule, &self.record)

@@ -99,7 +99,7 @@ pub fn scan(
 /// Reads one file; returns the number of events read.
 fn scan_file(
     file: &InputFile,
-    worker: &mut DetectorWorker<'_>,
+    worker: &mut DetectorWorker<'_, '_>,
     levels: &[Level],
     filter: &ScanFilter,
     read_opts: &ReadOptions,
@@ -128,7 +128,7 @@ fn scan_file(
 }
 
 fn report_hits(
-    worker: &DetectorWorker<'_>,
+    worker: &DetectorWorker<'_, '_>,
     meta: yagura_normalize::EventMeta,
     loc: &Location,
     levels: &[Level],
