@@ -247,7 +247,7 @@ pub struct Plan {
 
 pub(crate) const ANY: &str = "\0";
 /// Literal bytes up to which a field automaton is built as a DFA.
-const DFA_LITERAL_BYTES: usize = 4_000;
+const DFA_LITERAL_BYTES: usize = 30_000;
 
 /// Pseudo field id of keyword scans: every value of the event.
 pub(crate) const KEYWORD_FIELD: FieldId = u32::MAX;
