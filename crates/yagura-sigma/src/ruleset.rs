@@ -15,6 +15,19 @@ pub struct LoadOptions {
     pub placeholders: Placeholders,
 }
 
+impl LoadOptions {
+    /// Reads placeholder values from YAML: a map from placeholder name (without `%`) to a value
+    /// or a list of values, e.g. `Admins_Workstations: [ws-adm-01, ws-adm-02]`.
+    pub fn with_placeholders_yaml(mut self, text: &str) -> Result<Self, String> {
+        let map: std::collections::BTreeMap<String, crate::pipeline::OneOrMany> =
+            serde_yaml::from_str(text).map_err(|e| format!("placeholders: {e}"))?;
+        for (name, values) in map {
+            self.placeholders.insert(name, values.texts());
+        }
+        Ok(self)
+    }
+}
+
 /// A detection rule ready to compile.
 #[derive(Clone, Debug)]
 pub struct LoadedRule {

@@ -501,3 +501,16 @@ fn mod_unknown_modifier_is_rejected() {
     // [MOD]: only the listed modifiers exist.
     assert!(rejects("sel: {F|containz: x}\ncondition: sel").contains("containz"));
 }
+
+#[test]
+fn mod_expand_placeholders_from_yaml_configuration() {
+    // [RS Placeholders]: values come from configuration; one value or a list.
+    let opts = yagura_sigma::LoadOptions::default()
+        .with_placeholders_yaml("Servers: ['srv-*', db01]\nOne: x\n")
+        .unwrap();
+    assert_eq!(opts.placeholders["Servers"], ["srv-*", "db01"]);
+    assert_eq!(opts.placeholders["One"], ["x"]);
+    assert!(yagura_sigma::LoadOptions::default()
+        .with_placeholders_yaml("- not a map")
+        .is_err());
+}

@@ -51,6 +51,9 @@ pub struct HuntArgs {
     /// Do not load the built-in rule pack.
     #[arg(long)]
     no_builtin: bool,
+    /// YAML file of placeholder values for `|expand` (name: [values]).
+    #[arg(long, value_name = "FILE")]
+    placeholders: Option<PathBuf>,
     /// Report only rules of this level or above (informational < low < medium < high < critical).
     #[arg(long, value_name = "LEVEL", value_parser = parse_level, default_value = "informational")]
     min_level: Level,
@@ -109,7 +112,17 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
-    let set = load_rules(!a.no_builtin, &a.rules);
+    let opts = match &a.placeholders {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            yagura_sigma::LoadOptions::default()
+                .with_placeholders_yaml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => yagura_sigma::LoadOptions::default(),
+    };
+    let set = load_rules(!a.no_builtin, &a.rules, &opts);
     for e in &set.errors {
         eprintln!("rule rejected: {e}");
     }

@@ -12,6 +12,10 @@ pub struct LintArgs {
     /// Rule files or folders.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// YAML file of placeholder values for `|expand` (name: [values]); rules using placeholders
+    /// that are not defined are rejected.
+    #[arg(long, value_name = "FILE")]
+    placeholders: Option<PathBuf>,
     /// Print one line per loaded rule too (default: only rejections and totals).
     #[arg(long, short)]
     verbose: bool,
@@ -21,7 +25,16 @@ pub struct LintArgs {
 pub fn run(a: LintArgs) -> Result<ExitCode> {
     let t0 = std::time::Instant::now();
     let mut set = RuleSet::new();
-    let opts = LoadOptions::default();
+    let opts = match &a.placeholders {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            LoadOptions::default()
+                .with_placeholders_yaml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => LoadOptions::default(),
+    };
     for p in &a.paths {
         set.load_path(p, &opts);
     }

@@ -6,16 +6,15 @@ use yagura_sigma::{LoadOptions, RuleSet};
 use super::builtin::BUILTIN_RULES;
 
 /// Loads the rules; rejections stay in `set.errors` for the caller to report.
-pub fn load_rules(builtin: bool, folders: &[PathBuf]) -> RuleSet {
+pub fn load_rules(builtin: bool, folders: &[PathBuf], opts: &LoadOptions) -> RuleSet {
     let mut set = RuleSet::new();
-    let opts = LoadOptions::default();
     if builtin {
         for (rel, text) in BUILTIN_RULES {
-            set.add_yaml(&Path::new("builtin").join(rel), text, &opts);
+            set.add_yaml(&Path::new("builtin").join(rel), text, opts);
         }
     }
     for folder in folders {
-        set.load_path(folder, &opts);
+        set.load_path(folder, opts);
     }
     set.finish();
     set
