@@ -41,6 +41,9 @@ pub struct Capture {
     pub rule: RuleId,
     /// (Sigma field name, value) pairs.
     pub values: Vec<(String, String)>,
+    /// An opaque number the caller may set (e.g. an index into its own table of event
+    /// locations); alerts carry the tag of the event that decided them.
+    pub tag: u64,
 }
 
 impl Capture {
@@ -69,6 +72,8 @@ pub struct CorrelationAlert {
     pub events: usize,
     /// False when a parent correlation has `generate: false` for it (used only for chaining).
     pub reported: bool,
+    /// The [`Capture::tag`] of the event that decided the alert (the newest in the window).
+    pub tag: u64,
 }
 
 /// Memory and work counters.
@@ -93,6 +98,7 @@ struct Entry {
     ts: i64,
     pos: usize,
     value: Option<String>,
+    tag: u64,
 }
 
 #[derive(Debug, Default)]
@@ -233,7 +239,11 @@ impl Correlator {
                 values.push((f.clone(), v));
             }
         }
-        Some(Capture { rule, values })
+        Some(Capture {
+            rule,
+            values,
+            tag: 0,
+        })
     }
 
     /// Feeds one match (in timestamp order) and appends the alerts it completes.
@@ -245,7 +255,7 @@ impl Correlator {
         let targets = self.by_rule.get(&cap.rule).cloned().unwrap_or_default();
         for (ci, pos) in targets {
             let lookup = |f: &str| cap.get(f).map(str::to_string);
-            self.feed(ci, pos, ts_ms, &lookup, out);
+            self.feed(ci, pos, ts_ms, cap.tag, &lookup, out);
         }
     }
 
@@ -287,6 +297,7 @@ impl Correlator {
         ci: usize,
         pos: usize,
         ts: i64,
+        tag: u64,
         lookup: &dyn Fn(&str) -> Option<String>,
         out: &mut Vec<CorrelationAlert>,
     ) {
@@ -346,6 +357,7 @@ impl Correlator {
             ts,
             pos,
             value: has_value.then_some(value),
+            tag,
         });
         if sliding {
             let v = measure(&st.rule, w);
@@ -393,14 +405,16 @@ impl Correlator {
             value: v,
             events: w.entries.len(),
             reported: st.reported,
+            tag: w.entries.back().map_or(0, |e| e.tag),
         };
+        let tag = alert.tag;
         self.stats.alerts += 1;
         out.push(alert);
         // Chaining: this alert is an event for the correlations that reference this one.
         for (parent, pos) in self.by_corr[ci].clone() {
             let g = group.clone();
             let lookup = move |f: &str| g.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone());
-            self.feed(parent, pos, ts, &lookup, out);
+            self.feed(parent, pos, ts, tag, &lookup, out);
         }
     }
 

@@ -109,7 +109,7 @@ pub fn correlate(
     let mut s = plan.scratch();
     let mut alerts = Vec::new();
     let mut reported_rules = Vec::new();
-    for (t, e) in events {
+    for (i, (t, e)) in events.iter().enumerate() {
         let rec = record(e);
         let mut hits = Vec::new();
         plan.evaluate(&rec, &mut s, &mut hits);
@@ -117,7 +117,8 @@ pub fn correlate(
             if !corr.suppressed(h) {
                 reported_rules.push(set.rules[h as usize].rule.meta.title.clone());
             }
-            if let Some(c) = corr.capture(h, &rec) {
+            if let Some(mut c) = corr.capture(h, &rec) {
+                c.tag = i as u64;
                 corr.observe(&c, t * 1000, &mut alerts);
             }
         }
