@@ -353,46 +353,36 @@ fn cost(n: &Node, preds: &[Pred]) -> u32 {
 /// Orders children cheapest first and folds constants, so short-circuiting skips costly work.
 fn reorder(n: Node, preds: &[Pred]) -> Node {
     match n {
-        Node::And(v) => {
-            let mut kids: Vec<Node> = Vec::with_capacity(v.len());
-            for k in v.into_vec() {
-                match reorder(k, preds) {
-                    Node::Const(true) => {}
-                    Node::Const(false) => return Node::Const(false),
-                    Node::And(inner) => kids.extend(inner.into_vec()),
-                    k => kids.push(k),
-                }
-            }
-            kids.sort_by_cached_key(|k| cost(k, preds));
-            match kids.len() {
-                0 => Node::Const(true),
-                1 => kids.remove(0),
-                _ => Node::And(kids.into()),
-            }
-        }
-        Node::Or(v) => {
-            let mut kids: Vec<Node> = Vec::with_capacity(v.len());
-            for k in v.into_vec() {
-                match reorder(k, preds) {
-                    Node::Const(false) => {}
-                    Node::Const(true) => return Node::Const(true),
-                    Node::Or(inner) => kids.extend(inner.into_vec()),
-                    k => kids.push(k),
-                }
-            }
-            kids.sort_by_cached_key(|k| cost(k, preds));
-            match kids.len() {
-                0 => Node::Const(false),
-                1 => kids.remove(0),
-                _ => Node::Or(kids.into()),
-            }
-        }
+        Node::And(v) => fold(v, true, preds),
+        Node::Or(v) => fold(v, false, preds),
         Node::Not(x) => match reorder(*x, preds) {
             Node::Const(b) => Node::Const(!b),
             Node::Not(inner) => *inner,
             x => Node::Not(Box::new(x)),
         },
         other => other,
+    }
+}
+
+/// `and` (`is_and`) or `or` of `kids`: the neutral constant is dropped, the absorbing one wins,
+/// nested nodes of the same kind are flattened.
+fn fold(v: Box<[Node]>, is_and: bool, preds: &[Pred]) -> Node {
+    let mut kids: Vec<Node> = Vec::with_capacity(v.len());
+    for k in v.into_vec() {
+        match reorder(k, preds) {
+            Node::Const(b) if b == is_and => {}
+            Node::Const(b) => return Node::Const(b),
+            Node::And(inner) if is_and => kids.extend(inner.into_vec()),
+            Node::Or(inner) if !is_and => kids.extend(inner.into_vec()),
+            k => kids.push(k),
+        }
+    }
+    kids.sort_by_cached_key(|k| cost(k, preds));
+    match (kids.len(), is_and) {
+        (0, _) => Node::Const(is_and),
+        (1, _) => kids.remove(0),
+        (_, true) => Node::And(kids.into()),
+        (_, false) => Node::Or(kids.into()),
     }
 }
 
