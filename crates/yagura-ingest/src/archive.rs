@@ -9,7 +9,7 @@ use crate::error::error_chain;
 use crate::evtx_file::read_evtx;
 use crate::json_stream::read_json;
 use crate::sniff::{content_of, Content};
-use crate::{IngestError, Item, ReadOptions};
+use crate::{IngestError, RawItem, ReadOptions};
 
 /// How many gzip layers are unwrapped inside one another (`x.json.gz.gz`).
 const MAX_GZIP_DEPTH: u8 = 2;
@@ -21,13 +21,14 @@ pub(crate) fn read_zip<R: Read + Seek>(
     file: &str,
     data: R,
     opts: &ReadOptions,
-    on_item: &mut dyn FnMut(Item<'_>),
+    raw_json: bool,
+    on_item: &mut dyn FnMut(RawItem<'_>),
 ) {
     let mut archive = match zip::ZipArchive::new(data) {
         Ok(a) => a,
         Err(e) => {
             let reason = format!("not a readable zip archive: {}", error_chain(&e));
-            on_item(Item::Error(IngestError::file(file, reason)));
+            on_item(RawItem::Error(IngestError::file(file, reason)));
             return;
         }
     };
@@ -36,7 +37,7 @@ pub(crate) fn read_zip<R: Read + Seek>(
             Ok(entry) => entry,
             Err(e) => {
                 let reason = format!("entry #{index} unreadable: {}", error_chain(&e));
-                on_item(Item::Error(IngestError::file(file, reason)));
+                on_item(RawItem::Error(IngestError::file(file, reason)));
                 continue;
             }
         };
@@ -45,7 +46,14 @@ pub(crate) fn read_zip<R: Read + Seek>(
             continue;
         }
         let display = format!("{file}!{name}");
-        read_sniffed(&display, &mut BufReader::new(entry), 0, opts, on_item);
+        read_sniffed(
+            &display,
+            &mut BufReader::new(entry),
+            0,
+            opts,
+            raw_json,
+            on_item,
+        );
     }
 }
 
@@ -54,10 +62,11 @@ pub(crate) fn read_gzip<R: BufRead>(
     file: &str,
     data: R,
     opts: &ReadOptions,
-    on_item: &mut dyn FnMut(Item<'_>),
+    raw_json: bool,
+    on_item: &mut dyn FnMut(RawItem<'_>),
 ) {
     let mut inner = BufReader::new(MultiGzDecoder::new(data));
-    read_sniffed(file, &mut inner, 1, opts, on_item);
+    read_sniffed(file, &mut inner, 1, opts, raw_json, on_item);
 }
 
 /// Reads a stream whose format is told by its first bytes: JSON, EVTX or gzip of those.
@@ -67,18 +76,19 @@ fn read_sniffed(
     data: &mut dyn BufRead,
     gzip_depth: u8,
     opts: &ReadOptions,
-    on_item: &mut dyn FnMut(Item<'_>),
+    raw_json: bool,
+    on_item: &mut dyn FnMut(RawItem<'_>),
 ) {
     let head = match data.fill_buf() {
         Ok(head) => head,
         Err(e) => {
             let reason = format!("read failed: {}", error_chain(&e));
-            on_item(Item::Error(IngestError::file(file, reason)));
+            on_item(RawItem::Error(IngestError::file(file, reason)));
             return;
         }
     };
     match content_of(head) {
-        Content::Json => read_json(file, data, on_item),
+        Content::Json => read_json(file, data, &mut |item| on_item(item.into())),
         Content::Evtx => {
             let mut bytes = Vec::new();
             if let Err(e) = data.read_to_end(&mut bytes) {
@@ -88,14 +98,14 @@ fn read_sniffed(
                     bytes.len(),
                     error_chain(&e)
                 );
-                on_item(Item::Error(IngestError::file(file, reason)));
+                on_item(RawItem::Error(IngestError::file(file, reason)));
             }
             let len = bytes.len() as u64;
-            read_evtx(file, Cursor::new(bytes), len, opts, on_item);
+            read_evtx(file, Cursor::new(bytes), len, opts, raw_json, on_item);
         }
         Content::Gzip if gzip_depth < MAX_GZIP_DEPTH => {
             let mut inner = BufReader::new(MultiGzDecoder::new(data));
-            read_sniffed(file, &mut inner, gzip_depth + 1, opts, on_item);
+            read_sniffed(file, &mut inner, gzip_depth + 1, opts, raw_json, on_item);
         }
         Content::Other if head.is_empty() => {} // an empty entry holds no event
         content => {
@@ -104,7 +114,7 @@ fn read_sniffed(
                 Content::Gzip => "gzip nested too deep (not read)",
                 _ => "neither JSON nor EVTX (not read)",
             };
-            on_item(Item::Error(IngestError::file(file, what)));
+            on_item(RawItem::Error(IngestError::file(file, what)));
         }
     }
 }

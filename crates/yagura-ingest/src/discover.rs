@@ -25,7 +25,7 @@ use crate::error::error_chain;
 use crate::evtx_file::read_evtx;
 use crate::json_stream::read_json;
 use crate::sniff::{content_of, Content};
-use crate::{IngestError, Item, ReadOptions};
+use crate::{IngestError, Item, RawItem, ReadOptions};
 
 /// Extensions of files that are never logs: ignored without a word when met in a folder.
 const NOT_LOG_EXTENSIONS: &[&str] = &[
@@ -244,25 +244,50 @@ impl InputFile {
     /// Reads the file, calling `on_item` for every document and every error, in file order.
     /// Never stops at the first error: damaged parts are reported and the rest is still read.
     pub fn read(&self, opts: &ReadOptions, on_item: &mut dyn FnMut(Item<'_>)) {
+        self.read_items(opts, false, &mut |item| match item {
+            RawItem::Doc { loc, doc } => on_item(Item::Doc { loc, doc }),
+            RawItem::Error(e) => on_item(Item::Error(e)),
+            // Not produced without `raw_json`; parsed all the same should that change.
+            RawItem::Json { loc, json } => match serde_json::from_str(json) {
+                Ok(doc) => on_item(Item::Doc { loc, doc: &doc }),
+                Err(e) => on_item(Item::Error(IngestError::record(
+                    &loc.file,
+                    loc.record,
+                    e.to_string(),
+                ))),
+            },
+        });
+    }
+
+    /// Like [`Self::read`], but EVTX records (files, and EVTX inside gzip / zip) come as their
+    /// JSON text ([`RawItem::Json`]) instead of parsed documents; JSON inputs give
+    /// [`RawItem::Doc`]. Errors are the same as [`Self::read`]'s.
+    pub fn read_raw(&self, opts: &ReadOptions, on_item: &mut dyn FnMut(RawItem<'_>)) {
+        self.read_items(opts, true, on_item);
+    }
+
+    fn read_items(&self, opts: &ReadOptions, raw_json: bool, on_item: &mut dyn FnMut(RawItem<'_>)) {
         let display = self.display();
         let file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) => {
                 let reason = format!("cannot open: {}", error_chain(&e));
-                return on_item(Item::Error(IngestError::file(display, reason)));
+                return on_item(RawItem::Error(IngestError::file(display, reason)));
             }
         };
         match self.kind {
             InputKind::Evtx => match file.metadata() {
-                Ok(meta) => read_evtx(&display, file, meta.len(), opts, on_item),
+                Ok(meta) => read_evtx(&display, file, meta.len(), opts, raw_json, on_item),
                 Err(e) => {
                     let reason = format!("cannot read: {}", error_chain(&e));
-                    on_item(Item::Error(IngestError::file(display, reason)));
+                    on_item(RawItem::Error(IngestError::file(display, reason)));
                 }
             },
-            InputKind::Json => read_json(&display, BufReader::new(file), on_item),
-            InputKind::Gzip => read_gzip(&display, BufReader::new(file), opts, on_item),
-            InputKind::Zip => read_zip(&display, BufReader::new(file), opts, on_item),
+            InputKind::Json => read_json(&display, BufReader::new(file), &mut |item| {
+                on_item(item.into())
+            }),
+            InputKind::Gzip => read_gzip(&display, BufReader::new(file), opts, raw_json, on_item),
+            InputKind::Zip => read_zip(&display, BufReader::new(file), opts, raw_json, on_item),
         }
     }
 }

@@ -11,29 +11,31 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use evtx::err::EvtxError;
-use evtx::{EvtxParser, ParserSettings};
+use evtx::{EvtxParser, ParserSettings, SerializedEvtxRecord};
 
 use crate::error::error_chain;
-use crate::{IngestError, Item, Location, ReadOptions};
+use crate::{IngestError, Location, RawItem, ReadOptions};
 
 /// Size of the EVTX file header block.
 const FILE_HEADER_SIZE: u64 = 4096;
 /// Size of one EVTX chunk.
 const CHUNK_SIZE: u64 = 65536;
 
-/// Reads every record of the EVTX stream `data`, `len` bytes long, whose display name is `file`.
+/// Reads every record of the EVTX stream `data`, `len` bytes long, whose display name is `file`:
+/// as JSON text ([`RawItem::Json`]) when `raw_json`, else as parsed documents ([`RawItem::Doc`]).
 pub(crate) fn read_evtx<R: Read + Seek>(
     file: &str,
     mut data: R,
     len: u64,
     opts: &ReadOptions,
-    on_item: &mut dyn FnMut(Item<'_>),
+    raw_json: bool,
+    on_item: &mut dyn FnMut(RawItem<'_>),
 ) {
     let body = len.saturating_sub(FILE_HEADER_SIZE);
     let partial = body % CHUNK_SIZE;
     let whole_chunks = body / CHUNK_SIZE;
     let padded_len = if len > FILE_HEADER_SIZE && partial != 0 {
-        on_item(Item::Error(IngestError::file(
+        on_item(RawItem::Error(IngestError::file(
             file,
             format!(
                 "file is truncated: chunk {whole_chunks} holds {partial} of {CHUNK_SIZE} bytes \
@@ -51,7 +53,7 @@ pub(crate) fn read_evtx<R: Read + Seek>(
     };
     if let Err(e) = data.seek(SeekFrom::Start(0)) {
         let reason = format!("cannot read: {}", error_chain(&e));
-        on_item(Item::Error(IngestError::file(file, reason)));
+        on_item(RawItem::Error(IngestError::file(file, reason)));
         return;
     }
     let padded = ZeroPadded::new(data, len, padded_len);
@@ -59,14 +61,14 @@ pub(crate) fn read_evtx<R: Read + Seek>(
         Ok(p) => p,
         Err(e) => {
             let reason = format!("not a readable EVTX file: {}", error_chain(&e));
-            on_item(Item::Error(IngestError::file(file, reason)));
+            on_item(RawItem::Error(IngestError::file(file, reason)));
             return;
         }
     };
     let header_chunks = u64::from(parser.header().chunk_count);
     let chunks_present = whole_chunks + u64::from(partial != 0);
     if header_chunks > chunks_present {
-        on_item(Item::Error(IngestError::file(
+        on_item(RawItem::Error(IngestError::file(
             file,
             format!(
                 "file is truncated: its header names {header_chunks} chunks, \
@@ -83,7 +85,43 @@ pub(crate) fn read_evtx<R: Read + Seek>(
         file: file.to_owned(),
         record: 0,
     };
-    let records = parser.serialized_records(move |record| {
+    if raw_json {
+        for record in records::<_, String>(&mut parser, cut, |r| r.into_json()) {
+            match record {
+                Ok(record) => {
+                    loc.record = record.event_record_id;
+                    on_item(RawItem::Json {
+                        loc: &loc,
+                        json: &record.data,
+                    });
+                }
+                Err(err) => on_item(RawItem::Error(record_error(file, &err))),
+            }
+        }
+    } else {
+        for record in records::<_, serde_json::Value>(&mut parser, cut, |r| r.into_json_value()) {
+            match record {
+                Ok(record) => {
+                    loc.record = record.event_record_id;
+                    on_item(RawItem::Doc {
+                        loc: &loc,
+                        doc: &record.data,
+                    });
+                }
+                Err(err) => on_item(RawItem::Error(record_error(file, &err))),
+            }
+        }
+    }
+}
+
+/// The records of `parser` rendered by `render`; a record cut off by the end of a truncated
+/// file (in `cut`) is an error.
+fn records<R: Read + Seek, U: Send + 'static>(
+    parser: &mut EvtxParser<ZeroPadded<R>>,
+    cut: Option<CutChunk>,
+    render: fn(evtx::EvtxRecord<'_>) -> Result<SerializedEvtxRecord<U>, EvtxError>,
+) -> impl Iterator<Item = Result<SerializedEvtxRecord<U>, EvtxError>> + '_ {
+    parser.serialized_records(move |record| {
         let record = record?;
         if let Some(cut) = cut {
             if cut.holds_part_of(&record) {
@@ -95,20 +133,8 @@ pub(crate) fn read_evtx<R: Read + Seek>(
                 });
             }
         }
-        record.into_json_value()
-    });
-    for record in records {
-        match record {
-            Ok(record) => {
-                loc.record = record.event_record_id;
-                on_item(Item::Doc {
-                    loc: &loc,
-                    doc: &record.data,
-                });
-            }
-            Err(err) => on_item(Item::Error(record_error(file, &err))),
-        }
-    }
+        render(record)
+    })
 }
 
 /// The last chunk of a truncated file: which records of it are whole.

@@ -32,6 +32,39 @@ pub enum Item<'a> {
     Error(IngestError),
 }
 
+/// What [`crate::InputFile::read_raw`] yields: like [`Item`], but EVTX records come as the
+/// JSON text the `evtx` crate renders ([`RawItem::Json`]), not parsed, for callers that flatten
+/// the text themselves. JSON inputs still give [`RawItem::Doc`].
+#[derive(Debug)]
+pub enum RawItem<'a> {
+    /// A JSON document read from a JSON input.
+    Doc {
+        /// Where it comes from.
+        loc: &'a Location,
+        /// The document as the source holds it.
+        doc: &'a serde_json::Value,
+    },
+    /// An EVTX record rendered as compact JSON text (valid UTF-8; the same text that
+    /// [`Item::Doc`] holds parsed).
+    Json {
+        /// Where it comes from.
+        loc: &'a Location,
+        /// The record as JSON text: `{"Event": {..}}`.
+        json: &'a str,
+    },
+    /// A part of the input that could not be read.
+    Error(IngestError),
+}
+
+impl<'a> From<Item<'a>> for RawItem<'a> {
+    fn from(item: Item<'a>) -> Self {
+        match item {
+            Item::Doc { loc, doc } => RawItem::Doc { loc, doc },
+            Item::Error(e) => RawItem::Error(e),
+        }
+    }
+}
+
 /// How to read inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadOptions {

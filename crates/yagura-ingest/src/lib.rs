@@ -32,4 +32,4 @@ mod sniff;
 
 pub use discover::{discover, Discovery, InputFile, InputKind, Skipped};
 pub use error::IngestError;
-pub use item::{Item, Location, ReadOptions};
+pub use item::{Item, Location, RawItem, ReadOptions};

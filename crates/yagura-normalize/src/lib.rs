@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod ecs;
+mod evtx_json;
 mod meta;
 mod shape;
 mod time;
@@ -35,6 +36,9 @@ mod value;
 mod windows;
 
 pub use ecs::flatten_ecs;
+#[doc(hidden)]
+pub use evtx_json::stream_evtx_json;
+pub use evtx_json::{flatten_evtx_json, flatten_evtx_json_bytes};
 pub use meta::EventMeta;
 pub use shape::{detect_shape, Shape};
 pub use time::parse_timestamp;
@@ -57,6 +61,9 @@ pub enum NormalizeError {
         /// What is wrong.
         what: &'static str,
     },
+    /// The document text is not JSON ([`flatten_evtx_json`]).
+    #[error("invalid JSON: {0}")]
+    Json(String),
 }
 
 /// Detects the shape of `doc` and flattens it into `rec` (which is cleared first).
