@@ -35,7 +35,10 @@ fn cr_event_count_with_group_by_and_sliding_window() {
     );
     assert_eq!(alerts[0].ts_ms, 115_000);
     assert_eq!(alerts[0].events, 3);
-    assert_eq!(alerts[0].tag, 5, "the alert points at the event that decided it");
+    assert_eq!(
+        alerts[0].tag, 5,
+        "the alert points at the event that decided it"
+    );
     // generate defaults to false: the base rule is not reported alone [CR generate].
     assert!(reported.is_empty());
 }
