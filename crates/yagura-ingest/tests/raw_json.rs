@@ -13,13 +13,12 @@ const MANY: &str = "data/evtx/DeepBlueCLI/evtx/many-events-application.evtx";
 const HEADER: usize = 4096;
 const CHUNK: usize = 65536;
 
-/// What one read yields, in order: `(file, record, document)` or an error's text; plus how many
+/// One thing read: `(file, record, document)` or an error's text.
+type Read = Result<(String, u64, serde_json::Value), String>;
+
+/// What one read yields, in order; plus how many
 /// documents came as JSON text.
-fn items(
-    path: &Path,
-    kind: InputKind,
-    raw: bool,
-) -> (Vec<Result<(String, u64, serde_json::Value), String>>, usize) {
+fn items(path: &Path, kind: InputKind, raw: bool) -> (Vec<Read>, usize) {
     let file = InputFile {
         path: path.to_path_buf(),
         kind,

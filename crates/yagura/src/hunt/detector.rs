@@ -74,6 +74,20 @@ impl DetectorWorker<'_, '_> {
     /// rules it matched and `record` the flattened document.
     pub fn evaluate(&mut self, doc: &serde_json::Value) -> Result<EventMeta, NormalizeError> {
         let (shape, meta) = yagura_normalize::flatten(doc, &mut self.record)?;
+        self.evaluate_record(shape);
+        Ok(meta)
+    }
+
+    /// [`Self::evaluate`] for an EVTX record as JSON text: flattened straight from the text
+    /// (the same record and meta as the parsed document gives).
+    pub fn evaluate_json(&mut self, json: &str) -> Result<EventMeta, NormalizeError> {
+        let (shape, meta) = yagura_normalize::flatten_evtx_json(json, &mut self.record)?;
+        self.evaluate_record(shape);
+        Ok(meta)
+    }
+
+    /// Evaluates `record`, flattened from a document of shape `shape`.
+    fn evaluate_record(&mut self, shape: Shape) {
         self.hits.clear();
         self.last_shape = shape;
         match shape {
@@ -88,7 +102,6 @@ impl DetectorWorker<'_, '_> {
                 &mut self.hits,
             ),
         }
-        Ok(meta)
     }
 
     /// Rules matched by the last evaluated document.

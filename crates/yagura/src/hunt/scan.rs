@@ -4,7 +4,7 @@
 
 use crossbeam_channel::{bounded, Sender};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use yagura_ingest::{InputFile, Item, Location, ReadOptions};
+use yagura_ingest::{InputFile, Location, RawItem, ReadOptions};
 use yagura_sigma::correlation::Capture;
 use yagura_sigma::rule::Level;
 
@@ -106,22 +106,26 @@ fn scan_file(
     tx: &Sender<Message>,
 ) -> u64 {
     let mut events = 0;
-    file.read(read_opts, &mut |item| match item {
-        Item::Doc { loc, doc } => {
-            events += 1;
-            match worker.evaluate(doc) {
-                Ok(meta) => {
-                    if !worker.hits().is_empty() {
-                        report_hits(worker, meta, loc, levels, filter, tx);
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Message::Error(format!("{loc}: {e}")));
+    // EVTX records come as JSON text, flattened without building a `Value` per record.
+    file.read_raw(read_opts, &mut |item| {
+        let (loc, result) = match item {
+            RawItem::Json { loc, json } => (loc, worker.evaluate_json(json)),
+            RawItem::Doc { loc, doc } => (loc, worker.evaluate(doc)),
+            RawItem::Error(e) => {
+                let _ = tx.send(Message::Error(e.to_string()));
+                return;
+            }
+        };
+        events += 1;
+        match result {
+            Ok(meta) => {
+                if !worker.hits().is_empty() {
+                    report_hits(worker, meta, loc, levels, filter, tx);
                 }
             }
-        }
-        Item::Error(e) => {
-            let _ = tx.send(Message::Error(e.to_string()));
+            Err(e) => {
+                let _ = tx.send(Message::Error(format!("{loc}: {e}")));
+            }
         }
     });
     events
