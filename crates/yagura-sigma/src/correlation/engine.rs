@@ -91,6 +91,10 @@ pub struct CorrelatorStats {
     pub refused_groups: u64,
     /// Alerts emitted.
     pub alerts: u64,
+    /// Most open windows seen (sampled every 4,096 matches and before flushing).
+    pub peak_windows: usize,
+    /// Most approximate bytes seen (sampled likewise).
+    pub peak_bytes: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -250,6 +254,7 @@ impl Correlator {
     pub fn observe(&mut self, cap: &Capture, ts_ms: i64, out: &mut Vec<CorrelationAlert>) {
         self.observed += 1;
         if self.observed.is_multiple_of(4096) {
+            self.sample_peaks();
             self.purge(ts_ms, out);
         }
         let targets = self.by_rule.get(&cap.rule).cloned().unwrap_or_default();
@@ -261,6 +266,7 @@ impl Correlator {
 
     /// Closes every open window (end of stream) and appends the alerts they complete.
     pub fn flush(&mut self, out: &mut Vec<CorrelationAlert>) {
+        self.sample_peaks();
         for ci in 0..self.states.len() {
             let keys: Vec<Vec<String>> = self.states[ci].groups.keys().cloned().collect();
             for key in keys {
@@ -269,6 +275,12 @@ impl Correlator {
                 }
             }
         }
+    }
+
+    fn sample_peaks(&mut self) {
+        let now = self.stats();
+        self.stats.peak_windows = self.stats.peak_windows.max(now.open_windows);
+        self.stats.peak_bytes = self.stats.peak_bytes.max(now.bytes);
     }
 
     /// Current counters.

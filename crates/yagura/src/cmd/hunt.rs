@@ -182,12 +182,21 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         return Err(e);
     }
     if !captures.is_empty() {
-        for d in captures.correlate(&set) {
+        let (alerts, stats) = captures.correlate(&set);
+        for d in alerts {
             if catalog.get(d.rule).level >= a.min_level {
                 summary.count(&d, &catalog);
                 sorter.push(d)?;
             }
         }
+        eprintln!(
+            "correlation: {} alerts; peak {} open windows, ~{} KiB; {} entries dropped, {} groups refused (memory bounds)",
+            stats.alerts,
+            stats.peak_windows,
+            stats.peak_bytes / 1024,
+            stats.dropped_entries,
+            stats.refused_groups
+        );
     }
 
     let to_stdout = a.output.is_none();

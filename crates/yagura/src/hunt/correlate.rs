@@ -2,7 +2,7 @@
 //! correlator in time order at the end; the alerts become detections of correlation rules.
 
 use std::fmt::Write as _;
-use yagura_sigma::correlation::{Capture, CorrelationAlert, Correlator};
+use yagura_sigma::correlation::{Capture, CorrelationAlert, Correlator, CorrelatorStats};
 use yagura_sigma::{Pipeline, RuleSet};
 
 use super::detection::Detection;
@@ -28,9 +28,9 @@ impl CaptureLog {
 
     /// Feeds every capture in time order and returns the reported alerts as detections.
     /// Correlation `c` of `set` is detection rule `set.rules.len() + c`.
-    pub fn correlate(mut self, set: &RuleSet) -> Vec<Detection> {
+    pub fn correlate(mut self, set: &RuleSet) -> (Vec<Detection>, CorrelatorStats) {
         if set.correlations.is_empty() {
-            return Vec::new();
+            return (Vec::new(), CorrelatorStats::default());
         }
         self.captures
             .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -41,11 +41,12 @@ impl CaptureLog {
         }
         correlator.flush(&mut alerts);
         let first_correlation = set.rules.len() as u32;
-        alerts
+        let detections = alerts
             .iter()
             .filter(|a| a.reported)
             .map(|a| alert_detection(a, first_correlation, set))
-            .collect()
+            .collect();
+        (detections, correlator.stats())
     }
 }
 
