@@ -23,9 +23,9 @@ use crate::{flatten, parse_timestamp, EventMeta, NormalizeError, Shape};
 ///
 /// ```
 /// use yagura_event::Record;
-/// let json = r#"{"Event":{"System":{"EventID":{"#attributes":{"Qualifiers":16384},"#text":7036},
+/// let json = r##"{"Event":{"System":{"EventID":{"#attributes":{"Qualifiers":16384},"#text":7036},
 ///     "Channel":"System","TimeCreated":{"#attributes":{"SystemTime":"2020-06-10T02:50:56.537Z"}}},
-///     "EventData":{"param1":"Windows Update"}}}"#;
+///     "EventData":{"param1":"Windows Update"}}}"##;
 /// let mut rec = Record::new();
 /// let (shape, meta) = yagura_normalize::flatten_evtx_json(json, &mut rec).unwrap();
 /// assert_eq!(shape, yagura_normalize::Shape::EvtxXml);
@@ -121,15 +121,28 @@ fn bail<E: de::Error>() -> E {
 
 /// True when `key` was already seen in the object whose keys start at `base` (records it if not).
 fn repeated(keys: &mut Vec<u64>, base: usize, key: &str) -> bool {
-    // FNV-1a; a collision only sends the record to the parsed-document path.
-    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let h = key_hash(key);
     if keys.get(base..).is_some_and(|seen| seen.contains(&h)) {
         return true;
     }
     keys.push(h);
     false
+}
+
+/// A hash of `key`, 8 bytes at a time; a collision only sends the record to the parsed path.
+fn key_hash(key: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, bytes: &[u8]| {
+        let mut word = [0u8; 8];
+        word[..bytes.len()].copy_from_slice(bytes);
+        (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K)
+    };
+    let mut chunks = key.as_bytes().chunks_exact(8);
+    let mut h = (&mut chunks).fold(key.len() as u64, mix);
+    if !chunks.remainder().is_empty() {
+        h = mix(h, chunks.remainder());
+    }
+    h
 }
 
 /// `name` without its spaces (`Threat Name` -> `ThreatName`).
@@ -693,5 +706,24 @@ impl<'de> Visitor<'de> for Walk<'_, '_, '_> {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_hash, repeated};
+
+    #[test]
+    fn repeated_keys_are_found_per_object() {
+        let mut keys = vec![key_hash("outer")];
+        let base = keys.len();
+        for k in ["SubjectUserSid", "TargetUserSid", "", "a", "SubjectUserSie"] {
+            assert!(!repeated(&mut keys, base, k), "{k}");
+        }
+        assert!(repeated(&mut keys, base, "TargetUserSid"));
+        assert!(repeated(&mut keys, base, ""));
+        // Keys of the enclosing object do not count.
+        assert!(!repeated(&mut keys, base, "outer"));
+        assert_ne!(key_hash("abcdefgh"), key_hash("abcdefgh\0"));
     }
 }
