@@ -520,3 +520,34 @@ fn scheduled_task_from_user_writable_path() {
     // Task running C:\tools\shell.cmd as SYSTEM: not a temporary folder.
     fires("evtx/EVTX-to-MITRE-Attack/TA0002-Execution/T1053.005-Scheduled Task/ID4688-4698 Persistent scheduled task with SYSTEM privileges creation.evtx", SCHTASK_TEMP, 0);
 }
+
+#[test]
+fn correlation_alerts_point_at_the_deciding_event() {
+    // A correlation row carries the file, record, channel and event id of the event that
+    // reached the threshold, so an analyst can open it.
+    let path = data("evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx");
+    let out = Command::new(BIN)
+        .arg("hunt")
+        .arg(&path)
+        .args(["--format", "jsonl"])
+        .output()
+        .expect("the binary runs");
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .filter(|v: &serde_json::Value| v["rule_id"] == MANY_FAILED_LOGONS)
+        .collect();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert!(
+            r["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("smb-password-guessing-security.evtx"),
+            "{r}"
+        );
+        assert!(r["record"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(r["event_id"], 4625, "{r}");
+        assert_eq!(r["channel"], "Security", "{r}");
+    }
+}

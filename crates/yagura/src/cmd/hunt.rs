@@ -166,7 +166,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            Message::Capture(ts, capture) => captures.push(ts, capture),
+            Message::Capture(ts, capture, origin) => captures.push(ts, capture, origin),
             Message::Error(text) => {
                 summary.errors += 1;
                 progress.suspend(|| eprintln!("input error: {text}"));

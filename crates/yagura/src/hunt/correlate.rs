@@ -6,19 +6,23 @@ use yagura_sigma::correlation::{Capture, CorrelationAlert, Correlator, Correlato
 use yagura_sigma::{Pipeline, RuleSet};
 
 use super::detection::Detection;
+use super::scan::Origin;
 use super::time::format_utc;
 
 /// Captures waiting for the end of the scan.
 #[derive(Default)]
 pub struct CaptureLog {
     captures: Vec<(i64, u64, Capture)>,
+    origins: Vec<Origin>,
 }
 
 impl CaptureLog {
     /// Keeps one capture (arrival order breaks time ties, so runs are reproducible per file).
-    pub fn push(&mut self, ts: i64, capture: Capture) {
+    pub fn push(&mut self, ts: i64, mut capture: Capture, origin: Origin) {
         let seq = self.captures.len() as u64;
+        capture.tag = seq;
         self.captures.push((ts, seq, capture));
+        self.origins.push(origin);
     }
 
     /// True when no capture was kept.
@@ -44,13 +48,20 @@ impl CaptureLog {
         let detections = alerts
             .iter()
             .filter(|a| a.reported)
-            .map(|a| alert_detection(a, first_correlation, set))
+            .map(|a| alert_detection(a, first_correlation, set, self.origins.get(a.tag as usize)))
             .collect();
         (detections, correlator.stats())
     }
 }
 
-fn alert_detection(a: &CorrelationAlert, first_correlation: u32, set: &RuleSet) -> Detection {
+/// A correlation alert as a timeline row; file, record, channel and event id are those of the
+/// event that decided the alert.
+fn alert_detection(
+    a: &CorrelationAlert,
+    first_correlation: u32,
+    set: &RuleSet,
+    origin: Option<&Origin>,
+) -> Detection {
     let kind = set
         .correlations
         .get(a.correlation as usize)
@@ -70,15 +81,16 @@ fn alert_detection(a: &CorrelationAlert, first_correlation: u32, set: &RuleSet) 
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("Computer") || k == "host.name")
         .map(|(_, v)| v.clone())
+        .or_else(|| origin.map(|o| o.computer.clone()))
         .unwrap_or_default();
     Detection {
         ts: Some(a.ts_ms),
         rule: first_correlation + a.correlation,
         computer,
-        channel: String::new(),
-        event_id: None,
-        file: String::new(),
-        record: 0,
+        channel: origin.map(|o| o.channel.clone()).unwrap_or_default(),
+        event_id: origin.and_then(|o| o.event_id),
+        file: origin.map(|o| o.file.clone()).unwrap_or_default(),
+        record: origin.map_or(0, |o| o.record),
         fields,
     }
 }

@@ -36,12 +36,27 @@ impl ScanFilter {
     }
 }
 
+/// Where a captured event is.
+pub struct Origin {
+    /// Source file (`archive.zip!entry` inside archives).
+    pub file: String,
+    /// Record id (EVTX) or line/object number (JSON).
+    pub record: u64,
+    /// Computer of the event.
+    pub computer: String,
+    /// Channel of the event.
+    pub channel: String,
+    /// Event id.
+    pub event_id: Option<u32>,
+}
+
 /// What a worker reports to the collector.
 pub enum Message {
     /// A detection.
     Detection(Detection),
-    /// Values a correlation needs from a matched event, with the event time.
-    Capture(i64, Capture),
+    /// Values a correlation needs from a matched event, with the event time and where the event
+    /// is (so a correlation alert can point at the event that decided it).
+    Capture(i64, Capture, Origin),
     /// An input error (file, record and reason in the text).
     Error(String),
     /// A file is read.
@@ -145,7 +160,14 @@ fn report_hits(
     if let Some(ts) = meta.timestamp {
         for &rule in worker.hits() {
             if let Some(capture) = worker.capture(rule) {
-                let _ = tx.send(Message::Capture(ts, capture));
+                let origin = Origin {
+                    file: loc.file.clone(),
+                    record: loc.record,
+                    computer: meta.computer.clone(),
+                    channel: meta.channel.clone(),
+                    event_id: meta.event_id,
+                };
+                let _ = tx.send(Message::Capture(ts, capture, origin));
             }
         }
     }
