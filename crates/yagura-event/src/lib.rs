@@ -146,6 +146,20 @@ impl Record {
         self.entries.get(index).map(|e| self.field(e))
     }
 
+    /// The value and kind of the `index`-th field (cheaper than [`Record::at`] when the name is
+    /// not needed).
+    #[inline]
+    pub fn value_at(&self, index: usize) -> Option<(&str, Kind)> {
+        self.entries
+            .get(index)
+            .map(|e| (self.text(e.value), e.kind))
+    }
+
+    /// Field names in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|e| self.text(e.key))
+    }
+
     /// All fields in insertion order.
     pub fn fields(&self) -> impl Iterator<Item = Field<'_>> + '_ {
         self.entries.iter().map(|e| self.field(e))

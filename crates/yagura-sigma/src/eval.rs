@@ -88,8 +88,8 @@ impl Plan {
             s.lower_stamp.resize(rec.len(), 0);
             s.lower_span.resize(rec.len(), (0, 0));
         }
-        for (i, f) in rec.fields().enumerate() {
-            if let Some(&fid) = self.field_ids.get(f.key) {
+        for (i, key) in rec.keys().enumerate() {
+            if let Some(&fid) = self.field_ids.get(key) {
                 // Chains keep record order: the first value of a field is the one the event
                 // states first (System's Channel before any UserData field of that name).
                 let fid = fid as usize;
@@ -110,7 +110,7 @@ impl Plan {
         if s.slot_stamp[fid] != s.gen {
             return None;
         }
-        rec.at(s.slot_first[fid] as usize).map(|f| f.value)
+        rec.value_at(s.slot_first[fid] as usize).map(|(v, _)| v)
     }
 
     fn lookup_buckets(&self, rec: &Record, s: &mut Scratch) -> usize {
@@ -249,7 +249,7 @@ impl Plan {
                 return !present
                     || self
                         .chain(s, fid)
-                        .any(|i| rec.at(i).is_some_and(|f| f.kind == Kind::Null));
+                        .any(|i| rec.value_at(i).is_some_and(|(_, k)| k == Kind::Null));
             }
             Matcher::FieldRef { mode, cased, .. } => {
                 let Some(rf) = pred.ref_field else {
@@ -259,10 +259,13 @@ impl Plan {
                     return false;
                 }
                 return self.chain(s, fid).any(|i| {
-                    self.chain(s, rf).any(|j| match (rec.at(i), rec.at(j)) {
-                        (Some(a), Some(b)) => Matcher::matches_ref(*mode, *cased, a.value, b.value),
-                        _ => false,
-                    })
+                    self.chain(s, rf)
+                        .any(|j| match (rec.value_at(i), rec.value_at(j)) {
+                            (Some((a, _)), Some((b, _))) => {
+                                Matcher::matches_ref(*mode, *cased, a, b)
+                            }
+                            _ => false,
+                        })
                 });
             }
             _ => {}
@@ -293,8 +296,8 @@ impl Plan {
                 Some((lo, hi)) => pat.matches(&s.lower[lo..hi]),
                 None => false,
             },
-            m => match rec.at(i) {
-                Some(f) if f.kind != Kind::Null => m.matches_value(f.value, f.kind, &mut s.fold),
+            m => match rec.value_at(i) {
+                Some((v, k)) if k != Kind::Null => m.matches_value(v, k, &mut s.fold),
                 _ => false,
             },
         }
@@ -384,16 +387,16 @@ fn lowered(rec: &Record, s: &mut Scratch, i: usize) -> Option<(usize, usize)> {
         let (lo, hi) = s.lower_span[i];
         return Some((lo as usize, hi as usize));
     }
-    let f = rec.at(i)?;
-    if f.kind == Kind::Null {
+    let (value, kind) = rec.value_at(i)?;
+    if kind == Kind::Null {
         return None;
     }
     let lo = s.lower.len();
-    if f.value.is_ascii() {
-        s.lower.push_str(f.value);
+    if value.is_ascii() {
+        s.lower.push_str(value);
         s.lower[lo..].make_ascii_lowercase();
     } else {
-        for c in f.value.chars() {
+        for c in value.chars() {
             s.lower.extend(c.to_lowercase());
         }
     }
