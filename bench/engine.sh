@@ -25,7 +25,7 @@ cargo bench -q -p yagura-sigma --bench engine 2>&1 | tee "$LOG"
 thrpt() { # median throughput (elements/s) of a benchmark id, from criterion's output
     awk -v id="$1" '
         $1 == id { found = 1 }
-        found && /thrpt:/ { v = $5; u = $6; gsub(/[\[\]]/, "", u);
+        found && /thrpt:/ { v = $4; u = $5;
             m = (u ~ /^M/) ? 1e6 : (u ~ /^K/) ? 1e3 : 1; printf "%.0f", v * m; exit }' "$LOG"
 }
 EVAL=$(thrpt engine/evaluate)
