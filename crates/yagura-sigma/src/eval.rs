@@ -333,7 +333,10 @@ fn apply(set: &LiteralSet, hay: &[u8], s: &mut Scratch, gen: u32) {
         for a in &set.actions[m.pattern().as_usize()] {
             match *a {
                 Action::Set(p) => set_true(s, p, gen),
-                Action::Gate(p) => s.gate_stamp[p as usize] = gen,
+                Action::Gate(p) => {
+                    s.gate_stamp[p as usize] = gen;
+                    s.hits.push(p);
+                }
             }
         }
     }

@@ -49,6 +49,7 @@ pub mod modifier;
 pub mod pattern;
 pub mod pipeline;
 mod plan;
+mod regex_gate;
 pub mod rule;
 mod ruleset;
 

@@ -44,6 +44,8 @@ pub(crate) struct Pred {
     /// Field id of a `fieldref` target.
     pub ref_field: Option<FieldId>,
     pub kind: PredKind,
+    /// For gated predicates: the lower-case literal every match contains.
+    pub gate: Option<String>,
 }
 
 /// What a literal found by an automaton means for its predicate.
@@ -226,6 +228,8 @@ pub struct PlanStats {
     pub buckets: usize,
     /// Automata built.
     pub automata: usize,
+    /// Variants without a literal trigger (evaluated for every event of their bucket).
+    pub untriggered_variants: usize,
 }
 
 /// A compiled plan for one pipeline.
@@ -284,14 +288,34 @@ impl Builder<'_> {
         if let Some(&id) = self.pred_ids.get(&key) {
             return id;
         }
-        let kind = match matcher {
+        let (kind, gate) = match matcher {
             Matcher::Str { pat, cased: false } => match pat.simple() {
-                Some((lit, _)) if !lit.is_empty() => PredKind::Literal,
-                _ => PredKind::Lazy {
-                    gated: pat.longest_literal().is_some_and(|l| !l.is_empty()),
-                },
+                Some((lit, _)) if !lit.is_empty() => (PredKind::Literal, None),
+                _ => {
+                    let gate = pat
+                        .longest_literal()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string);
+                    (
+                        PredKind::Lazy {
+                            gated: gate.is_some(),
+                        },
+                        gate,
+                    )
+                }
             },
-            _ => PredKind::Lazy { gated: false },
+            // A regex whose matches all contain some literal is only run when the field
+            // automaton has seen that literal.
+            Matcher::Regex(r) if fid.is_some() => {
+                let gate = crate::regex_gate::required_literal(r.as_str());
+                (
+                    PredKind::Lazy {
+                        gated: gate.is_some(),
+                    },
+                    gate,
+                )
+            }
+            _ => (PredKind::Lazy { gated: false }, None),
         };
         let id = self.preds.len() as PredId;
         self.preds.push(Pred {
@@ -299,6 +323,7 @@ impl Builder<'_> {
             matcher: matcher.clone(),
             ref_field,
             kind,
+            gate,
         });
         self.pred_ids.insert(key, id);
         id
@@ -389,7 +414,10 @@ fn fold(v: Box<[Node]>, is_and: bool, preds: &[Pred]) -> Node {
 /// Literal predicates of which at least one must be true for the node to be true.
 fn triggers(n: &Node, preds: &[Pred]) -> Option<Vec<PredId>> {
     match n {
-        Node::Pred(p) if preds[*p as usize].kind == PredKind::Literal => Some(vec![*p]),
+        // A gated predicate can only hold when its gate literal was found: it triggers too.
+        Node::Pred(p) if preds[*p as usize].kind != (PredKind::Lazy { gated: false }) => {
+            Some(vec![*p])
+        }
         Node::Pred(_) | Node::Not(_) | Node::Const(true) => None,
         Node::Const(false) => Some(Vec::new()),
         Node::And(v) => v
@@ -635,7 +663,10 @@ fn build_bucket(
                     bucket.triggers.entry(p).or_default().push(v);
                 }
             }
-            None => bucket.always.push(v),
+            None => {
+                bucket.always.push(v);
+                stats.untriggered_variants += 1;
+            }
         }
     }
     used.sort_unstable();
@@ -643,10 +674,17 @@ fn build_bucket(
     let mut per_field: FxHashMap<FieldId, FieldScan> = FxHashMap::default();
     for p in used {
         let pred = &preds[p as usize];
+        let field = pred.field.unwrap_or(KEYWORD_FIELD);
+        if let (PredKind::Lazy { gated: true }, Some(g)) = (pred.kind, &pred.gate) {
+            let scan = per_field
+                .entry(field)
+                .or_insert_with(|| FieldScan::new(field));
+            scan.contains.add(g.as_bytes().to_vec(), Action::Gate(p));
+            continue;
+        }
         let Matcher::Str { pat, .. } = &pred.matcher else {
             continue;
         };
-        let field = pred.field.unwrap_or(KEYWORD_FIELD);
         let scan = per_field
             .entry(field)
             .or_insert_with(|| FieldScan::new(field));
@@ -663,12 +701,7 @@ fn build_bucket(
                 }
                 None => {}
             },
-            PredKind::Lazy { gated: true } => {
-                if let Some(l) = pat.longest_literal() {
-                    scan.contains.add(l.as_bytes().to_vec(), Action::Gate(p));
-                }
-            }
-            PredKind::Lazy { gated: false } => {}
+            PredKind::Lazy { .. } => {}
         }
     }
     let mut fields: Vec<_> = per_field.into_values().collect();
