@@ -19,6 +19,7 @@ const NONE: u32 = u32::MAX;
 pub struct Scratch {
     cur_bucket: u32,
     scan_done: Vec<u32>,
+    field_done: Vec<u64>,
     gen: u32,
     pred_stamp: Vec<u32>,
     pred_val: Vec<bool>,
@@ -48,6 +49,7 @@ impl Plan {
         let scans = self.buckets.iter().map(|b| b.scans.len()).sum();
         Scratch {
             scan_done: vec![0; scans],
+            field_done: vec![0; self.field_names.len() + 1],
             gen: 0,
             pred_stamp: vec![0; self.preds.len()],
             pred_val: vec![false; self.preds.len()],
@@ -226,6 +228,14 @@ impl Plan {
     /// Runs the current bucket's scan of the predicate's field unless it already ran.
     fn ensure_scanned(&self, pred: &crate::plan::Pred, rec: &Record, s: &mut Scratch) {
         let field = pred.field.unwrap_or(KEYWORD_FIELD);
+        // One stamp per field for (event, bucket): after the first look-up, asking again costs
+        // a compare instead of a hash probe.
+        let slot = pred.field.map_or(self.field_names.len(), |f| f as usize);
+        let key = (u64::from(s.gen) << 32) | u64::from(s.cur_bucket + 1);
+        if s.field_done[slot] == key {
+            return;
+        }
+        s.field_done[slot] = key;
         let b = &self.buckets[s.cur_bucket as usize];
         if let Some(&k) = b.scan_of.get(&field) {
             let scan = &b.scans[k as usize];
