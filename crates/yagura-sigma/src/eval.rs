@@ -37,6 +37,7 @@ pub struct Scratch {
     lower: String,
     lower_stamp: Vec<u32>,
     lower_span: Vec<(u32, u32)>,
+    hay: Vec<u8>,
     key: String,
     k0: String,
     k1: String,
@@ -360,15 +361,41 @@ fn scan_field(scan: &FieldScan, rec: &Record, s: &mut Scratch, gen: u32) {
     if !keyword && s.slot_stamp[fid] != gen {
         return;
     }
-    let mut e = if keyword { 0 } else { s.slot_first[fid] };
+    if keyword {
+        scan_keywords(scan, rec, s, gen);
+        return;
+    }
+    let mut e = s.slot_first[fid];
     while e != NONE && (e as usize) < rec.len() {
         let i = e as usize;
-        e = if keyword { e + 1 } else { s.next[i] };
+        e = s.next[i];
         let Some((lo, hi)) = lowered(rec, s, i) else {
             continue;
         };
         scan_value(scan, lo, hi, s, gen);
     }
+}
+
+/// Separates values in the keyword haystack: 0xFF never occurs in UTF-8 text, so no literal can
+/// match across two values.
+const SEP: u8 = 0xFF;
+
+/// Keyword search: every value of the event, lower-cased and joined, searched in one automaton
+/// pass (keyword literals are all substrings). Cost: one pass over the event's text.
+fn scan_keywords(scan: &FieldScan, rec: &Record, s: &mut Scratch, gen: u32) {
+    if scan.contains.is_empty() {
+        return;
+    }
+    let mut hay = std::mem::take(&mut s.hay);
+    hay.clear();
+    for i in 0..rec.len() {
+        if let Some((lo, hi)) = lowered(rec, s, i) {
+            hay.extend_from_slice(&s.lower.as_bytes()[lo..hi]);
+            hay.push(SEP);
+        }
+    }
+    apply(&scan.contains, &hay, s, gen);
+    s.hay = hay;
 }
 
 /// Runs one field scan over one lower-cased value `s.lower[lo..hi]`.
