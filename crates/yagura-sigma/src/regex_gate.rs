@@ -3,12 +3,13 @@
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-/// The longest literal (lower-cased, at least 3 bytes) that every match of `pattern` contains,
+/// The most selective literal (lower-cased, at least 2 bytes; longer first, then with more
+/// punctuation, which is rarer in logs than letters) that every match of `pattern` contains,
 /// compared case-insensitively. `None` when there is none or the pattern does not parse.
 pub fn required_literal(pattern: &str) -> Option<String> {
     let hir = regex_syntax::parse(pattern).ok()?;
     let best = required(&hir)?;
-    (best.len() >= 3).then_some(best)
+    (best.len() >= 2).then_some(best)
 }
 
 /// A single character the node matches, lower-cased (a literal char, or a class whose members
@@ -47,9 +48,17 @@ fn lower(c: char) -> char {
     }
 }
 
+fn selectivity(s: &str) -> (usize, usize) {
+    (s.len(), s.chars().filter(|c| !c.is_alphanumeric()).count())
+}
+
 fn longer(a: Option<String>, b: Option<String>) -> Option<String> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if b.len() > a.len() { b } else { a }),
+        (Some(a), Some(b)) => Some(if selectivity(&b) > selectivity(&a) {
+            b
+        } else {
+            a
+        }),
         (a, b) => a.or(b),
     }
 }
@@ -107,7 +116,13 @@ mod tests {
         assert_eq!(required_literal(r"(abc|xyz)defg+").as_deref(), Some("def"));
         assert_eq!(required_literal(r"a|b"), None);
         assert_eq!(required_literal(r"(foo)?bar.*").as_deref(), Some("bar"));
-        assert_eq!(required_literal(r"(foo)?ba.*"), None);
+        assert_eq!(required_literal(r"(foo)?ba.*").as_deref(), Some("ba"));
+        assert_eq!(required_literal(r"(foo)?b.*"), None);
+        // Equal length: the punctuation is rarer than letters.
+        assert_eq!(
+            required_literal(r"(?i)set.*&&\s?set").as_deref(),
+            Some("&&")
+        );
         assert_eq!(required_literal(r"x{0,3}"), None);
     }
 }
