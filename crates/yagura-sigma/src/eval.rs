@@ -340,6 +340,9 @@ fn set_true(s: &mut Scratch, p: PredId, gen: u32) {
 
 fn apply(set: &LiteralSet, hay: &[u8], s: &mut Scratch, gen: u32) {
     let Some(ac) = set.automaton() else { return };
+    if set.precheck() && !ac.is_match(hay) {
+        return;
+    }
     for m in ac.find_overlapping_iter(hay) {
         for a in &set.actions[m.pattern().as_usize()] {
             match *a {

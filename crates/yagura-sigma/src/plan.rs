@@ -87,6 +87,12 @@ impl LiteralSet {
         self.literals.is_empty()
     }
 
+    /// True when a quick "does any literal occur" test should run before the overlapping scan:
+    /// small sets get a SIMD prefilter for that test, and most values contain none of them.
+    pub fn precheck(&self) -> bool {
+        self.literals.len() <= PRECHECK_MAX_LITERALS
+    }
+
     /// The automaton over the lower-case literals.
     pub fn automaton(&self) -> Option<&AhoCorasick> {
         self.ac
@@ -250,6 +256,10 @@ pub struct Plan {
 }
 
 pub(crate) const ANY: &str = "\0";
+/// Literal sets up to this size are first tested with a non-overlapping (prefiltered) search
+/// (callgrind: 500 beat 64 and 5,000 on the SigmaHQ rules and shared EVTX samples).
+const PRECHECK_MAX_LITERALS: usize = 500;
+
 /// Literal bytes up to which a field automaton is built as a DFA.
 const DFA_LITERAL_BYTES: usize = 30_000;
 
