@@ -181,6 +181,13 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     if let Some(e) = sort_error {
         return Err(e);
     }
+    if captures.dropped() > 0 {
+        eprintln!(
+            "warning: {} matches of correlated rules beyond the first {} were not correlated (memory bound)",
+            captures.dropped(),
+            crate::hunt::correlate::MAX_CAPTURES
+        );
+    }
     if !captures.is_empty() {
         let (alerts, stats) = captures.correlate(&set);
         for d in alerts {

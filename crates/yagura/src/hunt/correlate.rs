@@ -9,20 +9,34 @@ use super::detection::Detection;
 use super::scan::Origin;
 use super::time::format_utc;
 
+/// Most captures kept for correlation (a few hundred bytes each): beyond it, matches of
+/// correlated rules are counted and reported instead of kept, so memory stays bounded.
+pub const MAX_CAPTURES: usize = 2_000_000;
+
 /// Captures waiting for the end of the scan.
 #[derive(Default)]
 pub struct CaptureLog {
     captures: Vec<(i64, u64, Capture)>,
     origins: Vec<Origin>,
+    dropped: u64,
 }
 
 impl CaptureLog {
     /// Keeps one capture (arrival order breaks time ties, so runs are reproducible per file).
     pub fn push(&mut self, ts: i64, mut capture: Capture, origin: Origin) {
+        if self.captures.len() >= MAX_CAPTURES {
+            self.dropped += 1;
+            return;
+        }
         let seq = self.captures.len() as u64;
         capture.tag = seq;
         self.captures.push((ts, seq, capture));
         self.origins.push(origin);
+    }
+
+    /// Matches not kept because the log was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// True when no capture was kept.
