@@ -72,6 +72,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 const REGRESSION_IDS: &[&str] = &[ANYDESK_ID, "271de298-cc0e-4842-acd8-079a0a99ea65"];
 
+/// `yagura rules test MANIFEST --sigma-root ../shared/sigma`.
+fn rules_test(manifest: &Path) -> Output {
+    let root = shared("sigma");
+    yagura(&[
+        "rules",
+        "test",
+        manifest.to_str().unwrap(),
+        "--sigma-root",
+        root.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn rules_test_passes_on_manifest_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,14 +92,7 @@ fn rules_test_passes_on_manifest_lines() {
         "m.jsonl",
         &manifest_lines(REGRESSION_IDS, false),
     );
-    let root = shared("sigma");
-    let o = yagura(&[
-        "rules",
-        "test",
-        manifest.to_str().unwrap(),
-        "--sigma-root",
-        root.to_str().unwrap(),
-    ]);
+    let o = rules_test(&manifest);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(out.contains("PASS file_event_win_anydesk_artefact: Positive Detection Test (3/3)"));
@@ -98,14 +103,7 @@ fn rules_test_passes_on_manifest_lines() {
 fn rules_test_fails_on_a_wrong_count() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write(dir.path(), "m.jsonl", &manifest_lines(&[ANYDESK_ID], true));
-    let root = shared("sigma");
-    let o = yagura(&[
-        "rules",
-        "test",
-        manifest.to_str().unwrap(),
-        "--sigma-root",
-        root.to_str().unwrap(),
-    ]);
+    let o = rules_test(&manifest);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains(
