@@ -148,6 +148,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     }
 
     let progress = progress_bar(&found.files);
+    let mut live_events = 0u64;
     let mut sorter = Sorter::new(a.sort_buffer);
     let mut captures = CaptureLog::default();
     let mut sort_error = None;
@@ -171,8 +172,14 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
                 summary.errors += 1;
                 progress.suspend(|| eprintln!("input error: {text}"));
             }
+            Message::Events(n) => {
+                live_events += n;
+                progress.set_message(format!("{live_events} events"));
+            }
             Message::FileDone { events, bytes } => {
                 summary.events += events;
+                live_events = live_events.max(summary.events);
+                progress.set_message(format!("{live_events} events"));
                 progress.inc(bytes);
             }
         },
@@ -263,7 +270,7 @@ fn progress_bar(files: &[yagura_ingest::InputFile]) -> ProgressBar {
         .sum();
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ({bytes_per_sec}, {eta})",
     ) {
         bar.set_style(style);
     }

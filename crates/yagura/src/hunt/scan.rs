@@ -59,6 +59,8 @@ pub enum Message {
     Capture(i64, Capture, Origin),
     /// An input error (file, record and reason in the text).
     Error(String),
+    /// Events read so far in a file still being read (for the progress display of large files).
+    Events(u64),
     /// A file is read.
     FileDone {
         /// Events read from it.
@@ -112,6 +114,9 @@ pub fn scan(
 }
 
 /// Reads one file; returns the number of events read.
+/// How often a worker reports progress inside one file, in events.
+const PROGRESS_EVERY: u64 = 8192;
+
 fn scan_file(
     file: &InputFile,
     worker: &mut DetectorWorker<'_, '_>,
@@ -132,6 +137,9 @@ fn scan_file(
             }
         };
         events += 1;
+        if events % PROGRESS_EVERY == 0 {
+            let _ = tx.send(Message::Events(PROGRESS_EVERY));
+        }
         match result {
             Ok(meta) => {
                 if !worker.hits().is_empty() {
