@@ -432,7 +432,11 @@ fn build_item(
             Scalar::Str(s) => vec![s.clone()],
             Scalar::Num(t, _) => vec![t.clone()],
             Scalar::Bool(b) => vec![b.to_string()],
-            Scalar::Null => unreachable_null()?,
+            Scalar::Null => {
+                return Err("null must not share a list with other values"
+                    .to_string()
+                    .into())
+            }
         };
         let mut pats: Vec<Pattern> = texts
             .iter()

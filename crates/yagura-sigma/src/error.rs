@@ -66,7 +66,4 @@ pub enum PipelineError {
         /// Explanation.
         reason: String,
     },
-    /// The pipeline file cannot be read.
-    #[error("pipeline {0}: {1}")]
-    Io(PathBuf, std::io::Error),
 }

@@ -435,14 +435,7 @@ fn lowered(rec: &Record, s: &mut Scratch, i: usize) -> Option<(usize, usize)> {
         return None;
     }
     let lo = s.lower.len();
-    if value.is_ascii() {
-        s.lower.push_str(value);
-        s.lower[lo..].make_ascii_lowercase();
-    } else {
-        for c in value.chars() {
-            s.lower.extend(c.to_lowercase());
-        }
-    }
+    crate::pattern::push_lowercase(&mut s.lower, value);
     let hi = s.lower.len();
     s.lower_stamp[i] = s.gen;
     s.lower_span[i] = (lo as u32, hi as u32);

@@ -157,11 +157,6 @@ impl Matcher {
         }
     }
 
-    /// Whether this matcher must see the field's presence rather than a value.
-    pub fn is_presence(&self) -> bool {
-        matches!(self, Matcher::Exists(_) | Matcher::Null)
-    }
-
     /// Tests one value. `scratch` is reused for case folding.
     pub fn matches_value(&self, value: &str, kind: Kind, scratch: &mut String) -> bool {
         match self {

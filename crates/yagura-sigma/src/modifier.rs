@@ -98,14 +98,12 @@ pub fn parse_key(key: &str) -> Result<(&str, Vec<Modifier>), String> {
 /// it, a word character after it) becomes each of `-`, `/`, `–`, `—`, `―` (pySigma's `\B[-/]\b`).
 pub fn windash(p: &Pattern) -> Vec<Pattern> {
     const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
-    let mut out = vec![Pattern::default()];
-    let text = p.to_string();
     // Work on the escaped text so wildcards survive; a wildcard counts as a non-word character.
-    let chars: Vec<char> = text.chars().collect();
-    let mut variants: Vec<String> = vec![String::new()];
+    let chars: Vec<char> = p.to_string().chars().collect();
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut variants: Vec<String> = vec![String::new()];
     for (i, &c) in chars.iter().enumerate() {
-        let before_ok = i == 0 || !is_word(chars[i - 1]) || (i >= 1 && chars[i - 1] == '\\');
+        let before_ok = i == 0 || !is_word(chars[i - 1]);
         let after_ok = chars.get(i + 1).is_some_and(|&n| is_word(n));
         let escaped = i >= 1 && chars[i - 1] == '\\' && (i < 2 || chars[i - 2] != '\\');
         if (c == '-' || c == '/') && before_ok && after_ok && !escaped && variants.len() < 3125 {
@@ -125,9 +123,7 @@ pub fn windash(p: &Pattern) -> Vec<Pattern> {
             }
         }
     }
-    out.clear();
-    out.extend(variants.iter().map(|v| Pattern::parse(v)));
-    out
+    variants.iter().map(|v| Pattern::parse(v)).collect()
 }
 
 fn encode_utf16(s: &str, le: bool, bom: bool) -> Result<String, String> {

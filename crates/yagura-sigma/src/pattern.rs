@@ -239,32 +239,25 @@ impl fmt::Display for Pattern {
     }
 }
 
-/// Lower-cases `value` into `scratch` when it has non-ASCII characters and returns the text to
-/// match; ASCII values are returned as they are (the automata fold ASCII case themselves).
-pub fn fold_case<'a>(value: &'a str, scratch: &'a mut String) -> &'a str {
-    if value.is_ascii() {
-        value
-    } else {
-        scratch.clear();
-        for c in value.chars() {
-            scratch.extend(c.to_lowercase());
-        }
-        scratch.as_str()
-    }
-}
-
 /// Lower-cases `value` fully into `scratch` (ASCII and Unicode).
 pub fn lowercase_into<'a>(value: &str, scratch: &'a mut String) -> &'a str {
     scratch.clear();
+    push_lowercase(scratch, value);
+    scratch.as_str()
+}
+
+/// Appends `value` lower-cased to `out`, one character at a time (no context rules), so that a
+/// lower-cased literal is found in the lower-cased text whenever the literal occurs.
+pub fn push_lowercase(out: &mut String, value: &str) {
     if value.is_ascii() {
-        scratch.push_str(value);
-        scratch.make_ascii_lowercase();
+        let start = out.len();
+        out.push_str(value);
+        out[start..].make_ascii_lowercase();
     } else {
         for c in value.chars() {
-            scratch.extend(c.to_lowercase());
+            out.extend(c.to_lowercase());
         }
     }
-    scratch.as_str()
 }
 
 #[cfg(test)]
