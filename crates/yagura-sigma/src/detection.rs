@@ -468,12 +468,6 @@ fn build_item(
     Ok(wrap(leaves))
 }
 
-fn unreachable_null() -> Result<Vec<String>, ItemError> {
-    Err("null must not share a list with other values"
-        .to_string()
-        .into())
-}
-
 /// Resolves `%name%` placeholders (unescaped) into every combination of configured values.
 fn expand(s: &str, ph: &Placeholders) -> Result<Vec<String>, ItemError> {
     let mut outs = vec![String::new()];
