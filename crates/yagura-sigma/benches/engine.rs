@@ -70,7 +70,7 @@ fn peak_rss_kib() -> u64 {
 fn bench(c: &mut Criterion) {
     let t = Instant::now();
     let set = load_rules();
-    let plan = Plan::compile(&set, &Pipeline::windows());
+    let plan = Plan::compile(&set, Pipeline::windows());
     let automata = plan.warm();
     let startup = t.elapsed();
     let events = load_events();

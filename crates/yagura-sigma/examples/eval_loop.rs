@@ -25,7 +25,7 @@ fn main() {
         );
     }
     set.finish();
-    let plan = Plan::compile(&set, &Pipeline::windows());
+    let plan = Plan::compile(&set, Pipeline::windows());
     let d = discover(&[PathBuf::from("../shared/data/evtx")]);
     let mut evs = Vec::new();
     'files: for f in &d.files {

@@ -14,7 +14,7 @@ fn main() {
     }
     set.finish();
     let t1 = t0.elapsed();
-    let plan = Plan::compile(&set, &Pipeline::windows());
+    let plan = Plan::compile(&set, Pipeline::windows());
     let t2 = t0.elapsed();
     let bytes = plan.warm();
     let t3 = t0.elapsed();

@@ -22,7 +22,7 @@
 //!     condition: selection
 //! "#, &LoadOptions::default());
 //! rules.finish();
-//! let plan = Plan::compile(&rules, &Pipeline::windows());
+//! let plan = Plan::compile(&rules, Pipeline::windows());
 //! let mut scratch = plan.scratch();
 //! let mut rec = Record::new();
 //! rec.push("Channel", Kind::Str, "Microsoft-Windows-Sysmon/Operational");

@@ -9,6 +9,7 @@ use crate::rule::Logsource;
 use crate::PipelineError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// Field renames: Sigma field → one or more event fields (several are ORed).
 pub type FieldMap = BTreeMap<String, OneOrMany>;
@@ -135,15 +136,21 @@ impl Pipeline {
         Ok(p)
     }
 
-    /// The built-in Windows (EVTX field names) pipeline.
-    pub fn windows() -> Pipeline {
+    /// The built-in Windows (EVTX field names) pipeline, parsed once per process.
+    pub fn windows() -> &'static Pipeline {
+        static P: OnceLock<Pipeline> = OnceLock::new();
         // The built-in file is tested (`builtin_pipelines_parse`); a broken one is a build bug.
-        Self::from_yaml("windows", WINDOWS).unwrap_or_else(|e| panic!("built-in pipeline: {e}"))
+        P.get_or_init(|| {
+            Self::from_yaml("windows", WINDOWS).unwrap_or_else(|e| panic!("built-in pipeline: {e}"))
+        })
     }
 
-    /// The built-in ECS pipeline.
-    pub fn ecs() -> Pipeline {
-        Self::from_yaml("ecs", ECS).unwrap_or_else(|e| panic!("built-in pipeline: {e}"))
+    /// The built-in ECS pipeline, parsed once per process.
+    pub fn ecs() -> &'static Pipeline {
+        static P: OnceLock<Pipeline> = OnceLock::new();
+        P.get_or_init(|| {
+            Self::from_yaml("ecs", ECS).unwrap_or_else(|e| panic!("built-in pipeline: {e}"))
+        })
     }
 
     /// The entries that serve a rule's logsource. Empty: the rule does not apply to events of

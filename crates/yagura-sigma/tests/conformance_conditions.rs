@@ -155,7 +155,7 @@ fn regression_userdata_channel_does_not_hide_system_channel() {
     // A field repeated later in the event (UserData's Channel) must not replace the first one for
     // logsource selection: System 104 "log cleared" carries `Channel` in its UserData too.
     let set = rules("title: probe\nlogsource: {product: windows, service: system}\ndetection: {sel: {EventID: 104}, condition: sel}\n");
-    let plan = Plan::compile(&set, &Pipeline::windows());
+    let plan = Plan::compile(&set, Pipeline::windows());
     let mut s = plan.scratch();
     let mut rec = yagura_event::Record::new();
     rec.push("EventID", yagura_event::Kind::Num, "104");

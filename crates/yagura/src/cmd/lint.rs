@@ -58,9 +58,9 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
         );
     }
     let t1 = t0.elapsed();
-    let win = Plan::compile(&set, &Pipeline::windows());
+    let win = Plan::compile(&set, Pipeline::windows());
     let t2 = t0.elapsed();
-    let ecs = Plan::compile(&set, &Pipeline::ecs());
+    let ecs = Plan::compile(&set, Pipeline::ecs());
     if std::env::var_os("YAGURA_TIMING").is_some() {
         eprintln!(
             "load {t1:?} windows plan {:?} ecs plan {:?}",

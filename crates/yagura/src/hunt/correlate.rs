@@ -52,7 +52,7 @@ impl CaptureLog {
         }
         self.captures
             .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        let mut correlator = Correlator::new(set, &Pipeline::windows());
+        let mut correlator = Correlator::new(set, Pipeline::windows());
         let mut alerts = Vec::new();
         for (ts, _, capture) in &self.captures {
             correlator.observe(capture, *ts, &mut alerts);

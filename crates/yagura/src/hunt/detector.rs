@@ -24,8 +24,8 @@ impl<'r> Detector<'r> {
         let windows = Pipeline::windows();
         Self {
             rules,
-            windows: Plan::compile(rules, &windows),
-            windows_captures: Correlator::new(rules, &windows),
+            windows: Plan::compile(rules, windows),
+            windows_captures: Correlator::new(rules, windows),
             ecs: OnceLock::new(),
         }
     }
@@ -34,8 +34,8 @@ impl<'r> Detector<'r> {
         self.ecs.get_or_init(|| {
             let ecs = Pipeline::ecs();
             (
-                Plan::compile(self.rules, &ecs),
-                Correlator::new(self.rules, &ecs),
+                Plan::compile(self.rules, ecs),
+                Correlator::new(self.rules, ecs),
             )
         })
     }
