@@ -112,16 +112,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
-    let opts = match &a.placeholders {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-            yagura_sigma::LoadOptions::default()
-                .with_placeholders_yaml(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-        }
-        None => yagura_sigma::LoadOptions::default(),
-    };
+    let opts = super::load_options(a.placeholders.as_deref())?;
     let set = load_rules(!a.no_builtin, &a.rules, &opts);
     for e in &set.errors {
         eprintln!("rule rejected: {e}");

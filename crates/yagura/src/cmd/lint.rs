@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use yagura_sigma::{LoadOptions, Pipeline, Plan, RuleSet};
+use yagura_sigma::{Pipeline, Plan, RuleSet};
 
 /// Arguments of `rules lint`.
 #[derive(Args)]
@@ -25,16 +25,7 @@ pub struct LintArgs {
 pub fn run(a: LintArgs) -> Result<ExitCode> {
     let t0 = std::time::Instant::now();
     let mut set = RuleSet::new();
-    let opts = match &a.placeholders {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-            LoadOptions::default()
-                .with_placeholders_yaml(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-        }
-        None => LoadOptions::default(),
-    };
+    let opts = super::load_options(a.placeholders.as_deref())?;
     for p in &a.paths {
         set.load_path(p, &opts);
     }
