@@ -75,21 +75,24 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Cond, String> {
-        let mut left = self.and()?;
-        while self.peek_word() == Some("or") {
-            self.pos += 1;
-            let right = self.and()?;
-            left = Cond::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.chain("or", Self::and, Cond::Or)
     }
 
     fn and(&mut self) -> Result<Cond, String> {
-        let mut left = self.not()?;
-        while self.peek_word() == Some("and") {
+        self.chain("and", Self::not, Cond::And)
+    }
+
+    /// `operand (op operand)*`, left-associative.
+    fn chain(
+        &mut self,
+        op: &str,
+        operand: fn(&mut Self) -> Result<Cond, String>,
+        join: fn(Box<Cond>, Box<Cond>) -> Cond,
+    ) -> Result<Cond, String> {
+        let mut left = operand(self)?;
+        while self.peek_word() == Some(op) {
             self.pos += 1;
-            let right = self.not()?;
-            left = Cond::And(Box::new(left), Box::new(right));
+            left = join(Box::new(left), Box::new(operand(self)?));
         }
         Ok(left)
     }

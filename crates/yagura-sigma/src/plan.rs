@@ -421,38 +421,15 @@ fn fold(v: Box<[Node]>, is_and: bool, preds: &[Pred]) -> Node {
     }
 }
 
-/// Literal predicates of which at least one must be true for the node to be true.
-fn triggers(n: &Node, preds: &[Pred]) -> Option<Vec<PredId>> {
-    match n {
-        // A gated predicate can only hold when its gate literal was found: it triggers too.
-        Node::Pred(p) if preds[*p as usize].kind != (PredKind::Lazy { gated: false }) => {
-            Some(vec![*p])
-        }
-        Node::Pred(_) | Node::Not(_) | Node::Const(true) => None,
-        Node::Const(false) => Some(Vec::new()),
-        Node::And(v) => v
-            .iter()
-            .filter_map(|x| triggers(x, preds))
-            .min_by_key(|t| t.len()),
-        Node::Or(v) => {
-            let mut all = Vec::new();
-            for x in v.iter() {
-                all.extend(triggers(x, preds)?);
-            }
-            all.sort_unstable();
-            all.dedup();
-            Some(all)
-        }
-    }
-}
-
 fn pred_field(p: PredId, preds: &[Pred]) -> FieldId {
     preds[p as usize].field.unwrap_or(KEYWORD_FIELD)
 }
 
-/// As [`triggers`], but inside an `and` prefers the child whose triggers live in fields already
-/// scanned eagerly, so that few fields need a scan for every event.
-fn triggers_in(
+/// Predicates of which at least one must be found by the scans (literal, or the gate of a gated
+/// predicate) for the node to be true; `None` when there is no such set. Inside an `and`, the
+/// child whose triggers live in fields already scanned eagerly is preferred, so that few fields
+/// need a scan for every event.
+fn triggers(
     n: &Node,
     preds: &[Pred],
     eager: &rustc_hash::FxHashSet<FieldId>,
@@ -460,7 +437,7 @@ fn triggers_in(
     match n {
         Node::And(v) => v
             .iter()
-            .filter_map(|x| triggers_in(x, preds, eager))
+            .filter_map(|x| triggers(x, preds, eager))
             .min_by_key(|t| {
                 let mut new: Vec<FieldId> = t
                     .iter()
@@ -474,13 +451,18 @@ fn triggers_in(
         Node::Or(v) => {
             let mut all = Vec::new();
             for x in v.iter() {
-                all.extend(triggers_in(x, preds, eager)?);
+                all.extend(triggers(x, preds, eager)?);
             }
             all.sort_unstable();
             all.dedup();
             Some(all)
         }
-        other => triggers(other, preds),
+        // A gated predicate can only hold when its gate literal was found: it triggers too.
+        Node::Pred(p) if preds[*p as usize].kind != (PredKind::Lazy { gated: false }) => {
+            Some(vec![*p])
+        }
+        Node::Pred(_) | Node::Not(_) | Node::Const(true) => None,
+        Node::Const(false) => Some(Vec::new()),
     }
 }
 
@@ -659,14 +641,14 @@ fn build_bucket(
     // Pass 1 grows the set of eagerly scanned fields; pass 2 picks each rule's triggers within it.
     let mut eager = rustc_hash::FxHashSet::default();
     for &v in vids {
-        if let Some(t) = triggers_in(&variants[v as usize].node, preds, &eager) {
+        if let Some(t) = triggers(&variants[v as usize].node, preds, &eager) {
             eager.extend(t.iter().map(|p| pred_field(*p, preds)));
         }
     }
     for &v in vids {
         let var = &variants[v as usize];
         collect_preds(&var.node, &mut used);
-        match triggers_in(&var.node, preds, &eager) {
+        match triggers(&var.node, preds, &eager) {
             Some(t) if t.is_empty() => {} // can never match
             Some(t) => {
                 for p in t {
