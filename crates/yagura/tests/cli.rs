@@ -249,15 +249,22 @@ fn broad_hunt(input: &Path) -> (Output, Vec<serde_json::Value>) {
     (o, lines)
 }
 
+/// Writes a damaged copy of a sample, hunts it, asserts exit status 1 (input errors) and returns
+/// stderr and the detections.
+fn hunt_damaged(name: &str, bytes: &[u8]) -> (String, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let (o, lines) = broad_hunt(&path);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    (err, lines)
+}
+
 #[test]
 fn truncated_evtx_is_reported_and_the_rest_detected() {
     let bytes = std::fs::read(shared(MANY)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cut = dir.path().join("cut.evtx");
-    std::fs::write(&cut, &bytes[..HEADER + 3 * CHUNK + 30_000]).unwrap();
-    let (o, lines) = broad_hunt(&cut);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (err, lines) = hunt_damaged("cut.evtx", &bytes[..HEADER + 3 * CHUNK + 30_000]);
     assert!(
         err.contains("cut.evtx") && err.contains("truncated"),
         "{err}"
@@ -271,12 +278,7 @@ fn corrupt_evtx_chunk_is_reported_and_the_other_chunks_detected() {
     let mut bytes = std::fs::read(shared(MANY)).unwrap();
     let at = HEADER + CHUNK;
     bytes[at..at + 8].fill(0); // chunk 1 magic
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad-chunk.evtx");
-    std::fs::write(&bad, &bytes).unwrap();
-    let (o, lines) = broad_hunt(&bad);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (err, lines) = hunt_damaged("bad-chunk.evtx", &bytes);
     assert!(
         err.contains("bad-chunk.evtx") && err.contains("chunk"),
         "{err}"
