@@ -98,23 +98,10 @@ impl RuleSet {
             use rayon::prelude::*;
             let parsed: Vec<_> = files
                 .par_iter()
-                .map(|f| {
-                    (
-                        f,
-                        std::fs::read_to_string(f).map(|t| parse_file(&t, &opts.placeholders)),
-                    )
-                })
+                .map(|f| (f, read_and_parse(f, opts)))
                 .collect();
             for (f, result) in parsed {
-                match result {
-                    Ok(docs) => self.add_parsed(f, docs),
-                    Err(e) => self.errors.push(LoadError {
-                        file: f.to_path_buf(),
-                        id: None,
-                        document: 0,
-                        error: RuleError::Yaml(format!("cannot read file: {e}")),
-                    }),
-                }
+                self.add_result(f, result);
             }
         } else {
             self.load_file(path, opts);
@@ -123,14 +110,13 @@ impl RuleSet {
 
     /// Loads one rule file (all its YAML documents).
     pub fn load_file(&mut self, path: &Path, opts: &LoadOptions) {
-        match std::fs::read_to_string(path) {
-            Ok(text) => self.add_yaml(path, &text, opts),
-            Err(e) => self.errors.push(LoadError {
-                file: path.to_path_buf(),
-                id: None,
-                document: 0,
-                error: RuleError::Yaml(format!("cannot read file: {e}")),
-            }),
+        self.add_result(path, read_and_parse(path, opts));
+    }
+
+    fn add_result(&mut self, file: &Path, result: Result<ParsedFile, LoadError>) {
+        match result {
+            Ok(docs) => self.add_parsed(file, docs),
+            Err(e) => self.errors.push(e),
         }
     }
 
@@ -139,11 +125,7 @@ impl RuleSet {
         self.add_parsed(file, parse_file(text, &opts.placeholders));
     }
 
-    fn add_parsed(
-        &mut self,
-        file: &Path,
-        docs: Vec<(Option<String>, Result<Document, RuleError>)>,
-    ) {
+    fn add_parsed(&mut self, file: &Path, docs: ParsedFile) {
         self.files += 1;
         for (doc, (id, result)) in docs.into_iter().enumerate() {
             match result {
@@ -249,6 +231,19 @@ impl RuleSet {
             }
         }
     }
+}
+
+/// The documents of one rule file: (id or title when readable, parse result).
+type ParsedFile = Vec<(Option<String>, Result<Document, RuleError>)>;
+
+fn read_and_parse(path: &Path, opts: &LoadOptions) -> Result<ParsedFile, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        file: path.to_path_buf(),
+        id: None,
+        document: 0,
+        error: RuleError::Yaml(format!("cannot read file: {e}")),
+    })?;
+    Ok(parse_file(&text, &opts.placeholders))
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
