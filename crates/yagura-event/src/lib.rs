@@ -129,6 +129,13 @@ impl Record {
         self.entries.push(Entry { key, value, kind });
     }
 
+    /// Every key and value of the record, back to back in one buffer. A search here finds a
+    /// superset of what a search over the values finds: prefilters use it to rule out a whole
+    /// event in one pass.
+    pub fn all_text(&self) -> &str {
+        &self.buf
+    }
+
     fn text(&self, span: Span) -> &str {
         &self.buf[span.start as usize..span.end as usize]
     }

@@ -38,6 +38,11 @@ pub struct Scratch {
     lower_stamp: Vec<u32>,
     lower_span: Vec<(u32, u32)>,
     hay: Vec<u8>,
+    /// The whole record text, ASCII lower-cased, for keyword prefilters (`raw_stamp` = event).
+    raw: Vec<u8>,
+    raw_stamp: u32,
+    /// The record text holds a character whose lower case is ASCII but which is not ASCII.
+    raw_special: bool,
     key: String,
     k0: String,
     k1: String,
@@ -340,7 +345,7 @@ fn set_true(s: &mut Scratch, p: PredId, gen: u32) {
 
 fn apply(set: &LiteralSet, hay: &[u8], s: &mut Scratch, gen: u32) {
     let Some(ac) = set.automaton() else { return };
-    if set.precheck() && !ac.is_match(hay) {
+    if set.precheck() && !set.filter().is_some_and(|f| f.is_match(hay)) {
         return;
     }
     for m in ac.find_overlapping_iter(hay) {
@@ -386,7 +391,7 @@ const SEP: u8 = 0xFF;
 /// Keyword search: every value of the event, lower-cased and joined, searched in one automaton
 /// pass (keyword literals are all substrings). Cost: one pass over the event's text.
 fn scan_keywords(scan: &FieldScan, rec: &Record, s: &mut Scratch, gen: u32) {
-    if scan.contains.is_empty() {
+    if scan.contains.is_empty() || !keywords_may_occur(&scan.contains, rec, s, gen) {
         return;
     }
     let mut hay = std::mem::take(&mut s.hay);
@@ -399,6 +404,28 @@ fn scan_keywords(scan: &FieldScan, rec: &Record, s: &mut Scratch, gen: u32) {
     }
     apply(&scan.contains, &hay, s, gen);
     s.hay = hay;
+}
+
+/// A cheap superset test for keyword sets: one SIMD search over the whole record text (keys
+/// too), ASCII lower-cased once per event, instead of lower-casing and joining every value.
+fn keywords_may_occur(set: &LiteralSet, rec: &Record, s: &mut Scratch, gen: u32) -> bool {
+    if !set.precheck() || !set.ascii() {
+        return true;
+    }
+    let Some(filter) = set.filter() else {
+        return true;
+    };
+    if s.raw_stamp != gen {
+        s.raw_stamp = gen;
+        s.raw.clear();
+        s.raw.extend_from_slice(rec.all_text().as_bytes());
+        s.raw.make_ascii_lowercase();
+        // U+0130 and U+212A lower-case to ASCII letters, which ASCII lower-casing misses.
+        s.raw_special = !s.raw.is_ascii()
+            && (memchr::memmem::find(&s.raw, "\u{130}".as_bytes()).is_some()
+                || memchr::memmem::find(&s.raw, "\u{212a}".as_bytes()).is_some());
+    }
+    s.raw_special || filter.is_match(&s.raw)
 }
 
 /// Runs one field scan over one lower-cased value `s.lower[lo..hi]`.

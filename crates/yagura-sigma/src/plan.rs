@@ -66,6 +66,9 @@ pub(crate) struct LiteralSet {
     pub actions: Vec<Vec<Action>>,
     /// Built on first use (or by [`Plan::warm`]): start-up only pays for buckets events reach.
     ac: OnceLock<Option<AhoCorasick>>,
+    /// For the "does any literal occur" test of small sets: leftmost-first semantics give the
+    /// automaton a SIMD (Teddy) prefilter, which the overlapping automaton cannot have.
+    filter: OnceLock<Option<AhoCorasick>>,
 }
 
 impl LiteralSet {
@@ -91,6 +94,25 @@ impl LiteralSet {
     /// small sets get a SIMD prefilter for that test, and most values contain none of them.
     pub fn precheck(&self) -> bool {
         self.literals.len() <= PRECHECK_MAX_LITERALS
+    }
+
+    /// True when every literal is ASCII: then ASCII lower-casing is enough for the filter (only
+    /// U+0130 and U+212A lower-case to ASCII letters; callers check for those).
+    pub fn ascii(&self) -> bool {
+        self.literals.iter().all(|l| l.is_ascii())
+    }
+
+    /// The automaton answering "does any literal occur" (see [`LiteralSet::precheck`]).
+    pub fn filter(&self) -> Option<&AhoCorasick> {
+        self.filter
+            .get_or_init(|| {
+                AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                    .build(&self.literals)
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The automaton over the lower-case literals.
@@ -605,7 +627,14 @@ impl Plan {
             .par_iter()
             .flat_map(|b| b.scans.par_iter())
             .flat_map(|s| s.sets().into_par_iter())
-            .map(|s| s.automaton().map_or(0, AhoCorasick::memory_usage))
+            .map(|s| {
+                let filter = if s.precheck() {
+                    s.filter().map_or(0, AhoCorasick::memory_usage)
+                } else {
+                    0
+                };
+                filter + s.automaton().map_or(0, AhoCorasick::memory_usage)
+            })
             .sum()
     }
 

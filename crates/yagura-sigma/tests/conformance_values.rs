@@ -184,6 +184,19 @@ fn rs_keywords_are_substring_searches_over_all_values() {
         &[json!({"A": "a single b"})],
         &[json!({"A": "none"})],
     );
+    // Non-ASCII letters whose lower case is ASCII (KELVIN SIGN -> k, İ -> i + dot) still match
+    // the lower-case keyword, as they do for field values.
+    check(
+        "keywords: [mimikatz, 'admi']\ncondition: keywords",
+        &[
+            json!({"CommandLine": "run MIMI\u{212A}ATZ.exe"}),
+            json!({"User": "ADM\u{130}N"}),
+        ],
+        &[
+            json!({"CommandLine": "MIMI\u{212B}ATZ"}),
+            json!({"User": "AD\u{130}"}),
+        ],
+    );
     assert!(rejects("kw: [null]\ncondition: kw").contains("null"));
 }
 
