@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// mimalloc instead of the system allocator: EVTX decoding allocates per JSON node, and glibc's
-/// malloc/free took about a quarter of a hunt's CPU time (perf, bench/hunt.sh).
+/// malloc/free took about a quarter of a hunt's CPU time (perf, bench/hunt.sh). Built without
+/// transparent huge pages (`no_thp`): with them, a fifth of a hunt was the kernel zeroing 2 MiB
+/// pages, and peak RSS was ~100 MB higher (perf and /usr/bin/time, bench/hunt.sh).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
