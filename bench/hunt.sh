@@ -94,8 +94,24 @@ row "evtx_dump (floor)" "$FLOOR_WALL" "$FLOOR_RSS" "-" "-"
 row "yagura hunt" "$HUNT_WALL" "$HUNT_RSS" "$RULES (+$REJECTED rej.)" "$DETECTIONS"
 
 if command -v rsigma >/dev/null 2>&1; then
-    timed rsigma eval "${RULE_ARGS[@]/--rules/-r}" "$CORPUS"
-    row "rsigma" "$WALL" "$RSS" "?" "?"
+    # rsigma reads one --rules path and one input per process, and loading every rule takes it
+    # ~3 s, so one process per file is out of the question. As in the issue's measurement:
+    # convert every file with evtx_dump into one NDJSON stream, flatten System + EventData with
+    # rsigma's --jq, and evaluate it in one process. Its row is evaluation only; the conversion
+    # time is the floor row above, so end to end it is the sum of the two.
+    mkdir -p "$WORK/rsigma-rules"
+    for d in "$SHARED"/sigma/rules*; do [[ -d "$d" ]] && ln -s "$d" "$WORK/rsigma-rules/"; done
+    xargs -0 -n 1 sh -c 'evtx_dump -o jsonl "$0" 2>/dev/null || true' <"$WORK/files" >"$WORK/all.jsonl"
+    JQ='.Event | (.EventData // {}) + {Channel: .System.Channel, Computer: .System.Computer,
+        EventID: (.System.EventID | if type == "object" then .["#text"] else . end),
+        Provider_Name: .System.Provider["#attributes"].Name}'
+    timed rsigma engine eval -r "$WORK/rsigma-rules" --jq "$JQ" <"$WORK/all.jsonl" \
+        >"$WORK/rsigma.out" 2>"$WORK/rsigma.err"
+    RS_RULES=$(sed -n 's/^Loaded \([0-9]*\) rules.*/\1/p' "$WORK/rsigma.err" | head -1)
+    row "rsigma (eval only)" "$WALL" "$RSS" "${RS_RULES:-?}" "$(wc -l <"$WORK/rsigma.out")"
+    END_TO_END=$(awk -v a="$FLOOR_WALL" -v b="$WALL" 'BEGIN { printf "%.2f", a + b }')
+    echo "rsigma end to end (evtx_dump + eval): ${END_TO_END} s, $(rate "$EVENTS" "$END_TO_END") events/s;" \
+        "it applies no logsource mapping, so Cisco/Linux rules fire on Windows events"
 fi
 if command -v chainsaw >/dev/null 2>&1; then
     CHAINSAW_ARGS=()
