@@ -175,12 +175,18 @@ impl Record {
     /// First field named `key` (linear scan; evaluators that look up many fields index the record
     /// once instead).
     pub fn get(&self, key: &str) -> Option<Field<'_>> {
-        self.fields().find(|f| f.key == key)
+        self.entries
+            .iter()
+            .find(|e| self.text(e.key) == key)
+            .map(|e| self.field(e))
     }
 
     /// Every field named `key` (arrays flatten to repeated names).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Field<'a>> + 'a {
-        self.fields().filter(move |f| f.key == key)
+        self.entries
+            .iter()
+            .filter(move |e| self.text(e.key) == key)
+            .map(|e| self.field(e))
     }
 
     /// Writes the record as one JSON object; repeated names become arrays.

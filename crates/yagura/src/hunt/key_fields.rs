@@ -1,5 +1,7 @@
 //! A short `k=v` summary of the fields an analyst looks at first.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use yagura_event::Record;
 
 /// Fields shown when present, in this order (Windows names first, then ECS names).
@@ -57,11 +59,20 @@ const MAX_FIELDS: usize = 8;
 
 /// `Image=C:\x.exe CommandLine=x /y …` for the key fields `rec` holds (non-empty values only).
 pub fn summarize(rec: &Record) -> String {
+    // One pass over the record (a look-up per key field would walk it 46 times per detection).
+    let slots = slot_of();
+    let mut first: [Option<&str>; KEY_FIELDS.len()] = [None; KEY_FIELDS.len()];
+    for f in rec.fields() {
+        if let Some(&i) = slots.get(f.key) {
+            first[i].get_or_insert(f.value);
+        }
+    }
     let mut out = String::new();
     let mut shown = 0;
-    for name in KEY_FIELDS {
-        let Some(field) = rec.get(name) else { continue };
-        let value = field.value.trim();
+    for (name, value) in KEY_FIELDS.iter().zip(first) {
+        let Some(value) = value.map(str::trim) else {
+            continue;
+        };
         if value.is_empty() || value == "-" {
             continue;
         }
@@ -77,6 +88,18 @@ pub fn summarize(rec: &Record) -> String {
         }
     }
     out
+}
+
+/// Key field name -> its position in [`KEY_FIELDS`].
+fn slot_of() -> &'static HashMap<&'static str, usize> {
+    static SLOTS: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        KEY_FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i))
+            .collect()
+    })
 }
 
 /// Appends `value` with control characters as spaces, clipped to [`MAX_VALUE_CHARS`].
