@@ -106,8 +106,16 @@ impl LiteralSet {
     pub fn filter(&self) -> Option<&AhoCorasick> {
         self.filter
             .get_or_init(|| {
+                // Small sets: a DFA (cheap to build) confirms Teddy's candidates fastest. Sets of
+                // 128-500 literals: a contiguous NFA; their DFAs took more time to build than a
+                // hunt saved with them (build all: 400 -> 280 ms, evaluation +1%, callgrind).
+                let kind = if self.literals.len() < TEDDY_MAX_LITERALS {
+                    aho_corasick::AhoCorasickKind::DFA
+                } else {
+                    aho_corasick::AhoCorasickKind::ContiguousNFA
+                };
                 AhoCorasick::builder()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .kind(Some(kind))
                     .match_kind(aho_corasick::MatchKind::LeftmostFirst)
                     .build(&self.literals)
                     .ok()
@@ -281,6 +289,10 @@ pub(crate) const ANY: &str = "\0";
 /// Literal sets up to this size are first tested with a non-overlapping (prefiltered) search
 /// (callgrind: 500 beat 64 and 5,000 on the SigmaHQ rules and shared EVTX samples).
 const PRECHECK_MAX_LITERALS: usize = 500;
+
+/// Literal count below which aho-corasick's packed (Teddy) prefilter can serve a set, and its
+/// filter automaton is built as a DFA.
+const TEDDY_MAX_LITERALS: usize = 128;
 
 /// Literal bytes up to which a field automaton is built as a DFA.
 const DFA_LITERAL_BYTES: usize = 30_000;
