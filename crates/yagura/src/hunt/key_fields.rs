@@ -1,6 +1,6 @@
 //! A short `k=v` summary of the fields an analyst looks at first.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 use yagura_event::Record;
 
@@ -91,8 +91,8 @@ pub fn summarize(rec: &Record) -> String {
 }
 
 /// Key field name -> its position in [`KEY_FIELDS`].
-fn slot_of() -> &'static HashMap<&'static str, usize> {
-    static SLOTS: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+fn slot_of() -> &'static FxHashMap<&'static str, usize> {
+    static SLOTS: OnceLock<FxHashMap<&'static str, usize>> = OnceLock::new();
     SLOTS.get_or_init(|| {
         KEY_FIELDS
             .iter()
