@@ -10,7 +10,7 @@ use crate::pipeline::{LogsourceEntry, Pipeline};
 use crate::ruleset::RuleSet;
 use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a rule in its [`RuleSet`].
 pub type RuleId = u32;
@@ -60,56 +60,86 @@ pub(crate) enum Action {
 /// Literals searched one way (start-anchored or anywhere), with their automaton.
 #[derive(Debug, Default)]
 pub(crate) struct LiteralSet {
-    literals: Vec<Vec<u8>>,
+    /// Literal -> its position (while the plan is compiled; emptied by [`LiteralSet::share`]).
     index: FxHashMap<Vec<u8>, usize>,
     /// Per literal: what finding it means.
     pub actions: Vec<Vec<Action>>,
-    /// Built on first use (or by [`Plan::warm`]): start-up only pays for buckets events reach.
+    /// The literals and their automata, shared by every set of the plan with the same literals
+    /// (e.g. `CommandLine` in the Sysmon 1 and Security 4688 buckets).
+    automata: Arc<Automata>,
+}
+
+/// Literals and the automata over them, built on first use (or by [`Plan::warm`]): start-up
+/// only pays for buckets events reach.
+#[derive(Clone, Debug, Default)]
+struct Automata {
+    literals: Vec<Vec<u8>>,
+    /// Every literal is ASCII.
+    ascii: bool,
     ac: OnceLock<Option<AhoCorasick>>,
     /// For the "does any literal occur" test of small sets: leftmost-first semantics give the
     /// automaton a SIMD (Teddy) prefilter, which the overlapping automaton cannot have.
     filter: OnceLock<Option<AhoCorasick>>,
 }
 
+/// Automata by literal list, while a plan is compiled.
+type AutomataCache = FxHashMap<Vec<Vec<u8>>, Arc<Automata>>;
+
 impl LiteralSet {
     fn add(&mut self, lit: Vec<u8>, action: Action) {
         let i = match self.index.get(&lit) {
             Some(&i) => i,
             None => {
-                self.literals.push(lit.clone());
+                let literals = &mut Arc::make_mut(&mut self.automata).literals;
+                literals.push(lit.clone());
                 self.actions.push(Vec::new());
-                self.index.insert(lit, self.literals.len() - 1);
-                self.literals.len() - 1
+                self.index.insert(lit, literals.len() - 1);
+                literals.len() - 1
             }
         };
         self.actions[i].push(action);
     }
 
+    /// Ends compilation of the set: its automata are the ones of an equal literal list seen
+    /// before, if any.
+    fn share(&mut self, cache: &mut AutomataCache) {
+        self.index = FxHashMap::default();
+        if let Some(a) = cache.get(&self.automata.literals) {
+            self.automata = Arc::clone(a);
+            return;
+        }
+        let a = Arc::make_mut(&mut self.automata);
+        a.ascii = a.literals.iter().all(|l| l.is_ascii());
+        cache.insert(a.literals.clone(), Arc::clone(&self.automata));
+    }
+
     /// True when there is nothing to search.
     pub fn is_empty(&self) -> bool {
-        self.literals.is_empty()
+        self.automata.literals.is_empty()
     }
 
     /// True when a quick "does any literal occur" test should run before the overlapping scan:
     /// small sets get a SIMD prefilter for that test, and most values contain none of them.
     pub fn precheck(&self) -> bool {
-        self.literals.len() <= PRECHECK_MAX_LITERALS
+        self.automata.literals.len() <= PRECHECK_MAX_LITERALS
     }
 
     /// True when every literal is ASCII: then ASCII lower-casing is enough for the filter (only
     /// U+0130 and U+212A lower-case to ASCII letters; callers check for those).
     pub fn ascii(&self) -> bool {
-        self.literals.iter().all(|l| l.is_ascii())
+        self.automata.ascii
     }
 
     /// The automaton answering "does any literal occur" (see [`LiteralSet::precheck`]).
     pub fn filter(&self) -> Option<&AhoCorasick> {
-        self.filter
+        let literals = &self.automata.literals;
+        self.automata
+            .filter
             .get_or_init(|| {
                 // Small sets: a DFA (cheap to build) confirms Teddy's candidates fastest. Sets of
                 // 128-500 literals: a contiguous NFA; their DFAs took more time to build than a
                 // hunt saved with them (build all: 400 -> 280 ms, evaluation +1%, callgrind).
-                let kind = if self.literals.len() < TEDDY_MAX_LITERALS {
+                let kind = if literals.len() < TEDDY_MAX_LITERALS {
                     aho_corasick::AhoCorasickKind::DFA
                 } else {
                     aho_corasick::AhoCorasickKind::ContiguousNFA
@@ -117,7 +147,7 @@ impl LiteralSet {
                 AhoCorasick::builder()
                     .kind(Some(kind))
                     .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-                    .build(&self.literals)
+                    .build(literals)
                     .ok()
             })
             .as_ref()
@@ -125,20 +155,19 @@ impl LiteralSet {
 
     /// The automaton over the lower-case literals.
     pub fn automaton(&self) -> Option<&AhoCorasick> {
-        self.ac
+        let literals = &self.automata.literals;
+        self.automata
+            .ac
             .get_or_init(|| {
                 // A DFA scans fastest (one table lookup per byte); above a size budget the
                 // contiguous NFA keeps memory and cache footprint in check.
-                let bytes: usize = self.literals.iter().map(Vec::len).sum();
+                let bytes: usize = literals.iter().map(Vec::len).sum();
                 let kind = if bytes <= DFA_LITERAL_BYTES {
                     aho_corasick::AhoCorasickKind::DFA
                 } else {
                     aho_corasick::AhoCorasickKind::ContiguousNFA
                 };
-                AhoCorasick::builder()
-                    .kind(Some(kind))
-                    .build(&self.literals)
-                    .ok()
+                AhoCorasick::builder().kind(Some(kind)).build(literals).ok()
             })
             .as_ref()
     }
@@ -223,10 +252,6 @@ impl FieldScan {
             suffix: Trie::default(),
             contains: LiteralSet::default(),
         }
-    }
-
-    fn sets(&self) -> [&LiteralSet; 1] {
-        [&self.contains]
     }
 }
 
@@ -603,8 +628,22 @@ impl Plan {
         };
         let mut keys: Vec<_> = keyed.into_iter().collect();
         keys.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, vids) in keys {
-            let bucket = build_bucket(&vids, &variants, &preds, &mut stats);
+        // Buckets are independent: built in parallel (compile is on the hunt's start-up path).
+        use rayon::prelude::*;
+        let built: Vec<(Bucket, PlanStats)> = keys
+            .par_iter()
+            .map(|(_, vids)| {
+                let mut st = PlanStats::default();
+                (build_bucket(vids, &variants, &preds, &mut st), st)
+            })
+            .collect();
+        let mut shared = AutomataCache::default();
+        for ((key, _), (mut bucket, st)) in keys.into_iter().zip(built) {
+            for scan in &mut bucket.scans {
+                scan.contains.share(&mut shared);
+            }
+            stats.untriggered_variants += st.untriggered_variants;
+            stats.automata += st.automata;
             index.insert(key.into_boxed_str(), buckets.len() as u32);
             buckets.push(bucket);
         }
@@ -635,10 +674,16 @@ impl Plan {
     /// bytes. Long-running services call this once; a hunt lets events build what they need.
     pub fn warm(&self) -> usize {
         use rayon::prelude::*;
-        self.buckets
-            .par_iter()
-            .flat_map(|b| b.scans.par_iter())
-            .flat_map(|s| s.sets().into_par_iter())
+        // Shared automata are built (and counted) once.
+        let mut seen = rustc_hash::FxHashSet::default();
+        let sets: Vec<&LiteralSet> = self
+            .buckets
+            .iter()
+            .flat_map(|b| &b.scans)
+            .map(|s| &s.contains)
+            .filter(|s| seen.insert(Arc::as_ptr(&s.automata)))
+            .collect();
+        sets.par_iter()
             .map(|s| {
                 let filter = if s.precheck() {
                     s.filter().map_or(0, AhoCorasick::memory_usage)
