@@ -14,11 +14,16 @@ use yagura_event::{Kind, Record};
 
 const NONE: u32 = u32::MAX;
 
+/// Values a worker prechecks per scan before it judges whether the precheck pays off.
+const PRECHECK_TRIAL: u32 = 64;
+
 /// Per-worker reusable evaluation state. Create one per thread with [`Plan::scratch`].
 #[derive(Debug, Default)]
 pub struct Scratch {
     cur_bucket: u32,
     scan_done: Vec<u32>,
+    /// Per scan: values prechecked, and how many passed (see `apply`).
+    precheck: Vec<(u32, u32)>,
     field_done: Vec<u64>,
     gen: u32,
     pred_stamp: Vec<u32>,
@@ -55,6 +60,7 @@ impl Plan {
         let scans = self.buckets.iter().map(|b| b.scans.len()).sum();
         Scratch {
             scan_done: vec![0; scans],
+            precheck: vec![(0, 0); scans],
             field_done: vec![0; self.field_names.len() + 1],
             gen: 0,
             pred_stamp: vec![0; self.preds.len()],
@@ -343,10 +349,20 @@ fn set_true(s: &mut Scratch, p: PredId, gen: u32) {
     s.hits.push(p);
 }
 
-fn apply(set: &LiteralSet, hay: &[u8], s: &mut Scratch, gen: u32) {
+fn apply(set: &LiteralSet, scan: u32, hay: &[u8], s: &mut Scratch, gen: u32) {
     let Some(ac) = set.automaton() else { return };
-    if set.precheck() && !set.filter().is_some_and(|f| f.is_match(hay)) {
-        return;
+    if set.precheck() {
+        // The precheck pays off when most values hold none of the literals. Each worker counts,
+        // per scan, how often it passes; once it passes for most values it is dropped (the
+        // result is the same either way, only the cost differs).
+        let st = &mut s.precheck[scan as usize];
+        if st.0 < PRECHECK_TRIAL || st.1 * 2 <= st.0 {
+            st.0 += 1;
+            if !set.filter().is_some_and(|f| f.is_match(hay)) {
+                return;
+            }
+            s.precheck[scan as usize].1 += 1;
+        }
     }
     for m in ac.find_overlapping_iter(hay) {
         for a in &set.actions[m.pattern().as_usize()] {
@@ -402,7 +418,7 @@ fn scan_keywords(scan: &FieldScan, rec: &Record, s: &mut Scratch, gen: u32) {
             hay.push(SEP);
         }
     }
-    apply(&scan.contains, &hay, s, gen);
+    apply(&scan.contains, scan.id, &hay, s, gen);
     s.hay = hay;
 }
 
@@ -446,7 +462,7 @@ fn scan_value(scan: &FieldScan, lo: usize, hi: usize, s: &mut Scratch, gen: u32)
             .walk(text.bytes().rev(), |p| set_true(s, p, gen));
     }
     if !scan.contains.is_empty() {
-        apply(&scan.contains, text.as_bytes(), s, gen);
+        apply(&scan.contains, scan.id, text.as_bytes(), s, gen);
     }
     s.lower = lower;
 }
