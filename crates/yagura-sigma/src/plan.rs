@@ -46,6 +46,9 @@ pub(crate) struct Pred {
     pub kind: PredKind,
     /// For gated predicates: the lower-case literal every match contains.
     pub gate: Option<String>,
+    /// For a literal group (an `or` of literal predicates of one field): its members. The
+    /// scans set the group directly, so the `or` costs one look-up instead of one per member.
+    pub members: Box<[PredId]>,
 }
 
 /// What a literal found by an automaton means for its predicate.
@@ -242,6 +245,25 @@ pub(crate) struct FieldScan {
 }
 
 impl FieldScan {
+    /// Registers the literal of a literal predicate's matcher: finding it sets `p`.
+    fn add_literal(&mut self, m: &Matcher, p: PredId) {
+        let Matcher::Str { pat, .. } = m else {
+            return;
+        };
+        match pat.simple() {
+            Some((lit, Anchor::Exact)) => self.exact.entry(lit.into()).or_default().push(p),
+            Some((lit, Anchor::Prefix)) => self.prefix.add(lit.as_bytes(), p),
+            Some((lit, Anchor::Suffix)) => {
+                let rev: Vec<u8> = lit.bytes().rev().collect();
+                self.suffix.add(&rev, p)
+            }
+            Some((lit, Anchor::Contains)) => {
+                self.contains.add(lit.as_bytes().to_vec(), Action::Set(p))
+            }
+            None => {}
+        }
+    }
+
     fn new(field: FieldId) -> Self {
         FieldScan {
             field,
@@ -393,9 +415,84 @@ impl Builder<'_> {
             ref_field,
             kind,
             gate,
+            members: Box::default(),
         });
         self.pred_ids.insert(key, id);
         id
+    }
+
+    /// The literal group of `members` (literal predicates of one field, sorted).
+    fn group(&mut self, members: Vec<PredId>) -> PredId {
+        let first = &self.preds[members[0] as usize];
+        let fid = first.field;
+        let key = (fid, format!("group{members:?}"));
+        if let Some(&id) = self.pred_ids.get(&key) {
+            return id;
+        }
+        let id = self.preds.len() as PredId;
+        let matcher = first.matcher.clone();
+        self.preds.push(Pred {
+            field: fid,
+            matcher,
+            ref_field: None,
+            kind: PredKind::Literal,
+            gate: None,
+            members: members.into(),
+        });
+        self.pred_ids.insert(key, id);
+        id
+    }
+
+    /// Replaces, in every `or`, the literal predicates of one field (two or more) by their
+    /// group.
+    fn group_literals(&mut self, n: Node) -> Node {
+        match n {
+            Node::And(v) => Node::And(
+                v.into_vec()
+                    .into_iter()
+                    .map(|x| self.group_literals(x))
+                    .collect(),
+            ),
+            Node::Not(x) => Node::Not(Box::new(self.group_literals(*x))),
+            Node::Or(v) => {
+                let mut by_field: Vec<(Option<FieldId>, Vec<PredId>)> = Vec::new();
+                let mut rest = Vec::new();
+                for k in v.into_vec() {
+                    match k {
+                        Node::Pred(p) if self.is_plain_literal(p) => {
+                            let f = self.preds[p as usize].field;
+                            match by_field.iter_mut().find(|(g, _)| *g == f) {
+                                Some((_, ps)) => ps.push(p),
+                                None => by_field.push((f, vec![p])),
+                            }
+                        }
+                        k => rest.push(self.group_literals(k)),
+                    }
+                }
+                let mut kids: Vec<Node> = Vec::with_capacity(by_field.len() + rest.len());
+                for (_, mut ps) in by_field {
+                    if ps.len() == 1 {
+                        kids.push(Node::Pred(ps[0]));
+                    } else {
+                        ps.sort_unstable();
+                        ps.dedup();
+                        kids.push(Node::Pred(self.group(ps)));
+                    }
+                }
+                kids.extend(rest);
+                if kids.len() == 1 {
+                    kids.remove(0)
+                } else {
+                    Node::Or(kids.into())
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn is_plain_literal(&self, p: PredId) -> bool {
+        let pred = &self.preds[p as usize];
+        pred.kind == PredKind::Literal && pred.members.is_empty()
     }
 
     /// Maps Sigma field names through the pipeline and interns predicates.
@@ -602,6 +699,7 @@ impl Plan {
                     parts.push(Node::Or(alts.into()));
                 }
                 let node = reorder(Node::And(parts.into()), &b.preds);
+                let node = b.group_literals(node);
                 if matches!(node, Node::Const(false)) {
                     continue;
                 }
@@ -760,26 +858,18 @@ fn build_bucket(
             scan.contains.add(g.as_bytes().to_vec(), Action::Gate(p));
             continue;
         }
-        let Matcher::Str { pat, .. } = &pred.matcher else {
+        if pred.kind != PredKind::Literal {
             continue;
-        };
+        }
         let scan = per_field
             .entry(field)
             .or_insert_with(|| FieldScan::new(field));
-        match pred.kind {
-            PredKind::Literal => match pat.simple() {
-                Some((lit, Anchor::Exact)) => scan.exact.entry(lit.into()).or_default().push(p),
-                Some((lit, Anchor::Prefix)) => scan.prefix.add(lit.as_bytes(), p),
-                Some((lit, Anchor::Suffix)) => {
-                    let rev: Vec<u8> = lit.bytes().rev().collect();
-                    scan.suffix.add(&rev, p)
-                }
-                Some((lit, Anchor::Contains)) => {
-                    scan.contains.add(lit.as_bytes().to_vec(), Action::Set(p))
-                }
-                None => {}
-            },
-            PredKind::Lazy { .. } => {}
+        if pred.members.is_empty() {
+            scan.add_literal(&pred.matcher, p);
+        }
+        // A group is set by each of its members' literals.
+        for &m in pred.members.iter() {
+            scan.add_literal(&preds[m as usize].matcher, p);
         }
     }
     let mut fields: Vec<_> = per_field.into_values().collect();
