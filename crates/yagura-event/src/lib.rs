@@ -188,64 +188,6 @@ impl Record {
             .filter(move |e| self.text(e.key) == key)
             .map(|e| self.field(e))
     }
-
-    /// Writes the record as one JSON object; repeated names become arrays.
-    pub fn write_json(&self, out: &mut String) {
-        out.push('{');
-        let mut first = true;
-        for (i, f) in self.fields().enumerate() {
-            if self.fields().take(i).any(|g| g.key == f.key) {
-                continue; // already written as part of an array
-            }
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            json_string(out, f.key);
-            out.push(':');
-            let count = self.fields().skip(i).filter(|g| g.key == f.key).count();
-            if count > 1 {
-                out.push('[');
-                for (j, g) in self.fields().skip(i).filter(|g| g.key == f.key).enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    json_value(out, &g);
-                }
-                out.push(']');
-            } else {
-                json_value(out, &f);
-            }
-        }
-        out.push('}');
-    }
-}
-
-fn json_value(out: &mut String, f: &Field<'_>) {
-    match f.kind {
-        Kind::Null => out.push_str("null"),
-        Kind::Bool | Kind::Num if !f.value.is_empty() => out.push_str(f.value),
-        _ => json_string(out, f.value),
-    }
-}
-
-/// Appends `s` as a JSON string literal.
-pub fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -271,12 +213,6 @@ mod tests {
         assert_eq!(
             r.get_all("Tag").map(|f| f.value).collect::<Vec<_>>(),
             ["a", "b"]
-        );
-        let mut js = String::new();
-        r.write_json(&mut js);
-        assert_eq!(
-            js,
-            r#"{"Provider_Name":"Microsoft-Windows-Sysmon","EventID":1,"Tag":["a","b"]}"#
         );
         r.clear();
         assert!(r.get("EventID").is_none());
