@@ -132,7 +132,12 @@ pub struct Correlator {
     limits: Limits,
     stats: CorrelatorStats,
     observed: u64,
+    /// Match count at which the next sweep (peak sampling and expiry) runs.
+    next_sweep: u64,
 }
+
+/// Matches between two sweeps of the open windows (at least).
+const SWEEP_EVERY: u64 = 4096;
 
 impl Correlator {
     /// Builds a correlator for the correlations of `set`; Sigma field names are mapped to event
@@ -153,6 +158,7 @@ impl Correlator {
             limits,
             stats: CorrelatorStats::default(),
             observed: 0,
+            next_sweep: SWEEP_EVERY,
         };
         let mut generating: FxHashSet<RuleId> = FxHashSet::default();
         let mut silent_corr = vec![false; set.correlations.len()];
@@ -253,9 +259,13 @@ impl Correlator {
     /// Feeds one match (in timestamp order) and appends the alerts it completes.
     pub fn observe(&mut self, cap: &Capture, ts_ms: i64, out: &mut Vec<CorrelationAlert>) {
         self.observed += 1;
-        if self.observed.is_multiple_of(4096) {
+        if self.observed >= self.next_sweep {
+            // A sweep walks every open window: spacing sweeps by at least the number of open
+            // windows keeps their cost constant per match however many windows are open.
             self.sample_peaks();
             self.purge(ts_ms, out);
+            let open: usize = self.states.iter().map(|st| st.groups.len()).sum();
+            self.next_sweep = self.observed + SWEEP_EVERY.max(open as u64);
         }
         let targets = self.by_rule.get(&cap.rule).cloned().unwrap_or_default();
         for (ci, pos) in targets {
