@@ -680,7 +680,7 @@ impl Plan {
             }
             active += 1;
             for entry in entries {
-                let mut parts = vec![b.node(&rule.condition, entry)];
+                let mut parts = vec![b.node(&rule.rule.detection.condition, entry)];
                 for (field, vals) in &entry.conditions {
                     if pipeline.index_fields.contains(field) {
                         continue;

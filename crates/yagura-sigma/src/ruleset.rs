@@ -31,12 +31,11 @@ impl LoadOptions {
 /// A detection rule ready to compile.
 #[derive(Clone, Debug)]
 pub struct LoadedRule {
-    /// The parsed rule.
+    /// The parsed rule. Its `detection.condition` is the condition to evaluate: the filters that
+    /// apply to the rule are ANDed into it when the set is finished.
     pub rule: Rule,
     /// Its file.
     pub file: PathBuf,
-    /// The condition to evaluate: the rule's condition with the filters that apply to it.
-    pub condition: Expr,
     /// Titles of the filters applied to this rule.
     pub filters: Vec<String>,
 }
@@ -90,21 +89,31 @@ impl RuleSet {
 
     /// Loads a rule file, or every `.yml`/`.yaml` file under a folder (sorted, recursively).
     pub fn load_path(&mut self, path: &Path, opts: &LoadOptions) {
-        if path.is_dir() {
-            let mut files = Vec::new();
-            collect_yaml(path, &mut files, &mut self.errors);
-            files.sort();
-            // Parse in parallel, then add in file order so rule ids are deterministic.
-            use rayon::prelude::*;
-            let parsed: Vec<_> = files
-                .par_iter()
-                .map(|f| (f, read_and_parse(f, opts)))
-                .collect();
-            for (f, result) in parsed {
-                self.add_result(f, result);
+        self.load_paths(&[path], opts);
+    }
+
+    /// [`RuleSet::load_path`] for several files and folders, parsed in one parallel pass (one
+    /// pass per folder left a core idle at the end of each).
+    pub fn load_paths<P: AsRef<Path>>(&mut self, paths: &[P], opts: &LoadOptions) {
+        let mut files = Vec::new();
+        for path in paths {
+            let path = path.as_ref();
+            if path.is_dir() {
+                let start = files.len();
+                collect_yaml(path, &mut files, &mut self.errors);
+                files[start..].sort();
+            } else {
+                files.push(path.to_path_buf());
             }
-        } else {
-            self.load_file(path, opts);
+        }
+        // Parse in parallel, then add in order so rule ids are deterministic.
+        use rayon::prelude::*;
+        let parsed: Vec<_> = files
+            .par_iter()
+            .map(|f| (f, read_and_parse(f, opts)))
+            .collect();
+        for (f, result) in parsed {
+            self.add_result(f, result);
         }
     }
 
@@ -129,15 +138,11 @@ impl RuleSet {
         self.files += 1;
         for (doc, (id, result)) in docs.into_iter().enumerate() {
             match result {
-                Ok(Document::Rule(r)) => {
-                    let condition = r.detection.condition.clone();
-                    self.rules.push(LoadedRule {
-                        rule: *r,
-                        file: file.to_path_buf(),
-                        condition,
-                        filters: Vec::new(),
-                    })
-                }
+                Ok(Document::Rule(r)) => self.rules.push(LoadedRule {
+                    rule: *r,
+                    file: file.to_path_buf(),
+                    filters: Vec::new(),
+                }),
                 Ok(Document::Correlation(c)) => self.pending.push((*c, file.to_path_buf(), doc)),
                 Ok(Document::Filter(f)) => self.filters.push((*f, file.to_path_buf())),
                 Err(error) => self.errors.push(LoadError {
@@ -224,8 +229,9 @@ impl RuleSet {
                     // Filter polarity follows pySigma and the v2.2 draft: the rule keeps events
                     // where the filter condition holds, `(rule) and (filter)`; exclusions are
                     // written `condition: not selection`. See docs/rules.md.
-                    r.condition =
-                        Expr::And(vec![r.condition.clone(), f.detection.condition.clone()]);
+                    let cond = &mut r.rule.detection.condition;
+                    let own = std::mem::replace(cond, Expr::And(Vec::new()));
+                    *cond = Expr::And(vec![own, f.detection.condition.clone()]);
                     r.filters.push(f.meta.title.clone());
                 }
             }

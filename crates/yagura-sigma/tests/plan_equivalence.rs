@@ -83,7 +83,7 @@ fn plan_matches_reference_interpreter_on_real_events() {
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| eval(&r.condition, rec, &mut scratch))
+            .filter(|(_, r)| eval(&r.rule.detection.condition, rec, &mut scratch))
             .map(|(id, _)| id as u32)
             .collect();
         total += want.len();

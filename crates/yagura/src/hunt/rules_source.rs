@@ -13,9 +13,7 @@ pub fn load_rules(builtin: bool, folders: &[PathBuf], opts: &LoadOptions) -> Rul
             set.add_yaml(&Path::new("builtin").join(rel), text, opts);
         }
     }
-    for folder in folders {
-        set.load_path(folder, opts);
-    }
+    set.load_paths(folders, opts);
     set.finish();
     set
 }
