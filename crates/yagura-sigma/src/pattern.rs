@@ -224,12 +224,16 @@ impl fmt::Display for Pattern {
         for p in &self.pieces {
             match p {
                 Piece::Lit(s) => {
-                    for c in s.chars() {
-                        if matches!(c, '*' | '?' | '\\') {
-                            f.write_str("\\")?;
-                        }
-                        write!(f, "{c}")?;
+                    // Runs of plain text in one write (a write per character made this the
+                    // largest cost of compiling a plan: it is the predicates' dedup key).
+                    let mut rest = s.as_str();
+                    while let Some(i) = rest.find(['*', '?', '\\']) {
+                        f.write_str(&rest[..i])?;
+                        f.write_str("\\")?;
+                        f.write_str(&rest[i..=i])?;
+                        rest = &rest[i + 1..];
                     }
+                    f.write_str(rest)?;
                 }
                 Piece::AnyRun => f.write_str("*")?,
                 Piece::AnyOne => f.write_str("?")?,
