@@ -347,11 +347,22 @@ const DFA_LITERAL_BYTES: usize = 30_000;
 /// Pseudo field id of keyword scans: every value of the event.
 pub(crate) const KEYWORD_FIELD: FieldId = u32::MAX;
 
+/// What makes two predicates of one field the same.
+#[derive(PartialEq, Eq, Hash)]
+enum PredKey {
+    /// A string matcher (hashing the pattern beats formatting it).
+    Str(bool, Pattern),
+    /// A literal group by its members.
+    Group(Vec<PredId>),
+    /// Any other matcher, by its dedup text.
+    Text(String),
+}
+
 struct Builder<'p> {
     pipeline: &'p Pipeline,
     field_ids: FxHashMap<Box<str>, FieldId>,
     field_names: Vec<Box<str>>,
-    pred_ids: FxHashMap<(Option<FieldId>, String), PredId>,
+    pred_ids: FxHashMap<(Option<FieldId>, PredKey), PredId>,
     preds: Vec<Pred>,
 }
 
@@ -375,7 +386,13 @@ impl Builder<'_> {
             }
             _ => None,
         };
-        let key = (fid, matcher.dedup_key());
+        let key = (
+            fid,
+            match matcher {
+                Matcher::Str { pat, cased } => PredKey::Str(*cased, pat.clone()),
+                m => PredKey::Text(m.dedup_key()),
+            },
+        );
         if let Some(&id) = self.pred_ids.get(&key) {
             return id;
         }
@@ -425,7 +442,7 @@ impl Builder<'_> {
     fn group(&mut self, members: Vec<PredId>) -> PredId {
         let first = &self.preds[members[0] as usize];
         let fid = first.field;
-        let key = (fid, format!("group{members:?}"));
+        let key = (fid, PredKey::Group(members.clone()));
         if let Some(&id) = self.pred_ids.get(&key) {
             return id;
         }
