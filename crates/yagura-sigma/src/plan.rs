@@ -786,20 +786,32 @@ impl Plan {
     }
 
     /// Builds every automaton now (in parallel) instead of on first use; returns their heap
-    /// bytes. Long-running services call this once; a hunt lets events build what they need.
+    /// bytes. Long-running services call this once.
     pub fn warm(&self) -> usize {
+        self.warm_while(|| true)
+    }
+
+    /// [`Plan::warm`] that stops starting new builds once `keep_going` returns false. A hunt
+    /// runs it beside its workers: they then rarely wait for an automaton another thread is
+    /// building, and a short hunt stops it as soon as the events are done.
+    pub fn warm_while(&self, keep_going: impl Fn() -> bool + Sync) -> usize {
         use rayon::prelude::*;
-        // Shared automata are built (and counted) once.
+        // Shared automata are built (and counted) once. Eagerly scanned fields first: every
+        // event of their bucket needs them.
         let mut seen = rustc_hash::FxHashSet::default();
-        let sets: Vec<&LiteralSet> = self
+        let mut sets: Vec<(bool, &LiteralSet)> = self
             .buckets
             .iter()
             .flat_map(|b| &b.scans)
-            .map(|s| &s.contains)
-            .filter(|s| seen.insert(Arc::as_ptr(&s.automata)))
+            .map(|s| (s.eager, &s.contains))
+            .filter(|(_, s)| seen.insert(Arc::as_ptr(&s.automata)))
             .collect();
+        sets.sort_by_key(|(eager, _)| !eager);
         sets.par_iter()
-            .map(|s| {
+            .map(|(_, s)| {
+                if !keep_going() {
+                    return 0;
+                }
                 let filter = if s.precheck() {
                     s.filter().map_or(0, AhoCorasick::memory_usage)
                 } else {

@@ -40,6 +40,12 @@ impl<'r> Detector<'r> {
         })
     }
 
+    /// Builds the Windows plan's automata until `keep_going` returns false (see
+    /// [`Plan::warm_while`]).
+    pub fn warm_while(&self, keep_going: impl Fn() -> bool + Sync) {
+        self.windows.warm_while(keep_going);
+    }
+
     /// True when `rule` only feeds correlations (`generate: false`) and is not reported alone.
     pub fn suppressed(&self, rule: RuleId) -> bool {
         self.windows_captures.suppressed(rule)
