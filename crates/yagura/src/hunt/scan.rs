@@ -97,9 +97,10 @@ pub fn scan(
         // On large inputs, automata are built beside the workers instead of by the first event
         // that needs each one while the other workers wait for it (wall time -5% on average on
         // bench/hunt.sh's corpus). Small inputs keep lazy builds: the few automata they need
-        // cost less than the builds under way when they end.
+        // cost less than the builds under way when they end. With `--threads 1` nothing runs
+        // beside the one worker.
         let total: u64 = order.iter().map(|(size, _)| size).sum();
-        if total >= WARM_MIN_BYTES {
+        if threads > 1 && total >= WARM_MIN_BYTES {
             let scanning = &scanning;
             scope.spawn(move || detector.warm_while(|| scanning.load(Ordering::Relaxed)));
         }
