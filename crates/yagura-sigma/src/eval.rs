@@ -226,11 +226,11 @@ impl Plan {
                 self.ensure_scanned(pred, rec, s);
                 s.pred_stamp[i] == s.gen && s.pred_val[i]
             }
-            PredKind::Lazy { gated: true } => {
+            PredKind::Lazy if pred.gate.is_some() => {
                 self.ensure_scanned(pred, rec, s);
                 s.gate_stamp[i] == s.gen && self.compute(p, rec, s)
             }
-            PredKind::Lazy { .. } => self.compute(p, rec, s),
+            PredKind::Lazy => self.compute(p, rec, s),
         };
         s.pred_stamp[i] = s.gen;
         s.pred_val[i] = val;

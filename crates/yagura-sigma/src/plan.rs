@@ -32,8 +32,9 @@ pub(crate) enum Node {
 pub(crate) enum PredKind {
     /// A literal fed to the field automaton; unset after the scan means false.
     Literal,
-    /// Evaluated on demand; `gated` means its longest literal must have been seen by the scan.
-    Lazy { gated: bool },
+    /// Evaluated on demand; when the predicate has a [`Pred::gate`], only once the scan has seen
+    /// that literal.
+    Lazy,
 }
 
 #[derive(Debug)]
@@ -48,6 +49,7 @@ pub(crate) struct Pred {
     pub gate: Option<String>,
     /// For a literal group (an `or` of literal predicates of one field): its members. The
     /// scans set the group directly, so the `or` costs one look-up instead of one per member.
+    /// A group's `matcher` is its first member's and is not used.
     pub members: Box<[PredId]>,
 }
 
@@ -399,31 +401,20 @@ impl Builder<'_> {
         let (kind, gate) = match matcher {
             Matcher::Str { pat, cased: false } => match pat.simple() {
                 Some((lit, _)) if !lit.is_empty() => (PredKind::Literal, None),
-                _ => {
-                    let gate = pat
-                        .longest_literal()
+                _ => (
+                    PredKind::Lazy,
+                    pat.longest_literal()
                         .filter(|l| !l.is_empty())
-                        .map(str::to_string);
-                    (
-                        PredKind::Lazy {
-                            gated: gate.is_some(),
-                        },
-                        gate,
-                    )
-                }
+                        .map(str::to_string),
+                ),
             },
             // A regex whose matches all contain some literal is only run when the field
             // automaton has seen that literal.
-            Matcher::Regex(r) if fid.is_some() => {
-                let gate = crate::regex_gate::required_literal(r.as_str());
-                (
-                    PredKind::Lazy {
-                        gated: gate.is_some(),
-                    },
-                    gate,
-                )
-            }
-            _ => (PredKind::Lazy { gated: false }, None),
+            Matcher::Regex(r) if fid.is_some() => (
+                PredKind::Lazy,
+                crate::regex_gate::required_literal(r.as_str()),
+            ),
+            _ => (PredKind::Lazy, None),
         };
         let id = self.preds.len() as PredId;
         self.preds.push(Pred {
@@ -546,13 +537,16 @@ impl Builder<'_> {
 fn cost(n: &Node, preds: &[Pred]) -> u32 {
     match n {
         Node::Const(_) => 0,
-        Node::Pred(p) => match (&preds[*p as usize].kind, &preds[*p as usize].matcher) {
-            (PredKind::Literal, _) => 1,
-            (_, Matcher::Regex(_)) => 40,
-            (_, _) if preds[*p as usize].field.is_none() => 60,
-            (PredKind::Lazy { gated: true }, _) => 8,
-            _ => 5,
-        },
+        Node::Pred(p) => {
+            let pred = &preds[*p as usize];
+            match (pred.kind, &pred.matcher) {
+                (PredKind::Literal, _) => 1,
+                (_, Matcher::Regex(_)) => 40,
+                _ if pred.field.is_none() => 60,
+                _ if pred.gate.is_some() => 8,
+                _ => 5,
+            }
+        }
         Node::Not(x) => cost(x, preds),
         Node::And(v) | Node::Or(v) => v.iter().map(|x| cost(x, preds)).sum(),
     }
@@ -631,7 +625,10 @@ fn triggers(
             Some(all)
         }
         // A gated predicate can only hold when its gate literal was found: it triggers too.
-        Node::Pred(p) if preds[*p as usize].kind != (PredKind::Lazy { gated: false }) => {
+        Node::Pred(p)
+            if preds[*p as usize].kind == PredKind::Literal
+                || preds[*p as usize].gate.is_some() =>
+        {
             Some(vec![*p])
         }
         Node::Pred(_) | Node::Not(_) | Node::Const(true) => None,
@@ -879,21 +876,16 @@ fn build_bucket(
     let mut per_field: FxHashMap<FieldId, FieldScan> = FxHashMap::default();
     for p in used {
         let pred = &preds[p as usize];
+        if pred.kind != PredKind::Literal && pred.gate.is_none() {
+            continue;
+        }
         let field = pred.field.unwrap_or(KEYWORD_FIELD);
-        if let (PredKind::Lazy { gated: true }, Some(g)) = (pred.kind, &pred.gate) {
-            let scan = per_field
-                .entry(field)
-                .or_insert_with(|| FieldScan::new(field));
-            scan.contains.add(g.as_bytes().to_vec(), Action::Gate(p));
-            continue;
-        }
-        if pred.kind != PredKind::Literal {
-            continue;
-        }
         let scan = per_field
             .entry(field)
             .or_insert_with(|| FieldScan::new(field));
-        if pred.members.is_empty() {
+        if let Some(g) = &pred.gate {
+            scan.contains.add(g.as_bytes().to_vec(), Action::Gate(p));
+        } else if pred.members.is_empty() {
             scan.add_literal(&pred.matcher, p);
         }
         // A group is set by each of its members' literals.
