@@ -7,6 +7,8 @@ use crate::modifier::{self, Modifier};
 use crate::pattern::Pattern;
 use crate::RuleError;
 use serde_yaml::{Mapping, Value};
+
+use crate::lazy_regex::LazyRegex;
 use std::collections::HashMap;
 
 /// A leaf predicate: one matcher applied to one field (or, for keywords, to every value).
@@ -325,10 +327,7 @@ fn build_item(
             } else {
                 format!("(?{flags}){s}")
             };
-            let re = regex::RegexBuilder::new(&text)
-                .size_limit(1 << 24)
-                .build()
-                .map_err(|e| ItemError::Regex(e.to_string()))?;
+            let re = LazyRegex::new(text).map_err(ItemError::Regex)?;
             leaves.push(leaf(&field, Matcher::Regex(re)));
         }
         return Ok(wrap(leaves));

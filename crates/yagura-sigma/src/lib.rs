@@ -44,6 +44,7 @@ pub mod correlation;
 pub mod detection;
 mod error;
 mod eval;
+pub mod lazy_regex;
 pub mod matcher;
 pub mod modifier;
 pub mod pattern;

@@ -3,6 +3,7 @@
 //! Strings are compared case-insensitively (Unicode-aware) unless `cased`; regexes are
 //! case-sensitive unless `|i`. Numbers from the rule compare equal to their decimal text.
 
+use crate::lazy_regex::LazyRegex;
 use crate::pattern::{lowercase_into, Pattern};
 use std::net::IpAddr;
 use yagura_event::Kind;
@@ -125,7 +126,7 @@ pub enum Matcher {
         cased: bool,
     },
     /// `re`, with flags folded into the regex.
-    Regex(regex::Regex),
+    Regex(LazyRegex),
     /// `cidr`.
     Cidr(Cidr),
     /// `lt`/`lte`/`gt`/`gte`.

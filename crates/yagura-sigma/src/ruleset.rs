@@ -155,6 +155,37 @@ impl RuleSet {
         }
     }
 
+    /// Compiles every `re` value now (loading only checks their syntax, see
+    /// [`crate::lazy_regex`]) and rejects the rules and filters holding one that does not
+    /// compile. `rules lint` calls it; a hunt leaves regexes to compile on first use. Call
+    /// before [`RuleSet::finish`].
+    pub fn compile_regexes(&mut self) {
+        let rules = std::mem::take(&mut self.rules);
+        for r in rules {
+            match regex_error(&r.rule.detection) {
+                None => self.rules.push(r),
+                Some(error) => self.errors.push(LoadError {
+                    id: r.rule.meta.id.clone().or_else(|| Some(r.rule.meta.title.clone())),
+                    file: r.file,
+                    document: 0,
+                    error,
+                }),
+            }
+        }
+        let filters = std::mem::take(&mut self.filters);
+        for (f, file) in filters {
+            match regex_error(&f.detection) {
+                None => self.filters.push((f, file)),
+                Some(error) => self.errors.push(LoadError {
+                    id: f.meta.id.clone().or_else(|| Some(f.meta.title.clone())),
+                    file,
+                    document: 0,
+                    error,
+                }),
+            }
+        }
+    }
+
     /// Finds a detection rule or correlation by id, then by name (as pySigma).
     pub fn resolve(&self, reference: &str) -> Option<RuleRef> {
         let by = |f: &dyn Fn(&crate::rule::Meta) -> Option<&String>| {
@@ -273,4 +304,22 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>)
             out.push(p);
         }
     }
+}
+
+/// The first `re` value of `detection` that does not compile, as a rejection reason.
+fn regex_error(detection: &crate::detection::Detection) -> Option<RuleError> {
+    let mut error = None;
+    for (_, search) in &detection.searches {
+        search.for_each_leaf(&mut |leaf| {
+            if let (None, crate::matcher::Matcher::Regex(re)) = (&error, &leaf.matcher) {
+                if let Err(reason) = re.compile() {
+                    error = Some(RuleError::Regex {
+                        field: leaf.field.clone().unwrap_or_default(),
+                        reason: reason.to_string(),
+                    });
+                }
+            }
+        });
+    }
+    error
 }

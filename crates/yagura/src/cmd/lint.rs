@@ -26,9 +26,8 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
     let t0 = std::time::Instant::now();
     let mut set = RuleSet::new();
     let opts = super::load_options(a.placeholders.as_deref())?;
-    for p in &a.paths {
-        set.load_path(p, &opts);
-    }
+    set.load_paths(&a.paths, &opts);
+    set.compile_regexes();
     set.finish();
     if a.verbose {
         for r in &set.rules {
