@@ -24,6 +24,8 @@ pub struct Scratch {
     scan_done: Vec<u32>,
     /// Per scan: values prechecked, and how many passed (see `apply`).
     precheck: Vec<(u32, u32)>,
+    /// Per scan: bytes left to scan before its literal set moves to a DFA (see `apply`).
+    tier_up: Vec<Option<u64>>,
     field_done: Vec<u64>,
     gen: u32,
     pred_stamp: Vec<u32>,
@@ -55,12 +57,20 @@ pub struct Scratch {
 }
 
 impl Plan {
+    /// Per scan (in id order), the bytes a worker scans before its set moves to a DFA.
+    fn tier_up_budgets(&self) -> Vec<Option<u64>> {
+        let scans = self.buckets.iter().flat_map(|b| &b.scans);
+        debug_assert!(scans.clone().enumerate().all(|(i, sc)| sc.id as usize == i));
+        scans.map(|sc| sc.contains.tier_up_after()).collect()
+    }
+
     /// A scratch state sized for this plan.
     pub fn scratch(&self) -> Scratch {
         let scans = self.buckets.iter().map(|b| b.scans.len()).sum();
         Scratch {
             scan_done: vec![0; scans],
             precheck: vec![(0, 0); scans],
+            tier_up: self.tier_up_budgets(),
             field_done: vec![0; self.field_names.len() + 1],
             gen: 0,
             pred_stamp: vec![0; self.preds.len()],
@@ -362,6 +372,13 @@ fn apply(set: &LiteralSet, scan: u32, hay: &[u8], s: &mut Scratch, gen: u32) {
                 return;
             }
             s.precheck[scan as usize].1 += 1;
+        }
+    }
+    if let Some(left) = &mut s.tier_up[scan as usize] {
+        *left = left.saturating_sub(hay.len() as u64);
+        if *left == 0 {
+            s.tier_up[scan as usize] = None;
+            set.tier_up();
         }
     }
     for m in ac.find_overlapping_iter(hay) {

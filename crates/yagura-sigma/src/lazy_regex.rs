@@ -73,7 +73,13 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_found_at_load_with_the_regex_crate_message() {
-        for bad in ["a(b", "[z-a]", r"\p{NoSuchClass}", "a{3,1}", "(?<n>a)(?<n>b)"] {
+        for bad in [
+            "a(b",
+            "[z-a]",
+            r"\p{NoSuchClass}",
+            "a{3,1}",
+            "(?<n>a)(?<n>b)",
+        ] {
             let ours = LazyRegex::new(bad.to_string()).unwrap_err();
             let theirs = regex::Regex::new(bad).unwrap_err().to_string();
             assert_eq!(ours, theirs, "{bad}");

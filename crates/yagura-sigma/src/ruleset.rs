@@ -165,7 +165,12 @@ impl RuleSet {
             match regex_error(&r.rule.detection) {
                 None => self.rules.push(r),
                 Some(error) => self.errors.push(LoadError {
-                    id: r.rule.meta.id.clone().or_else(|| Some(r.rule.meta.title.clone())),
+                    id: r
+                        .rule
+                        .meta
+                        .id
+                        .clone()
+                        .or_else(|| Some(r.rule.meta.title.clone())),
                     file: r.file,
                     document: 0,
                     error,
