@@ -52,10 +52,12 @@ pub mod pipeline;
 mod plan;
 mod regex_gate;
 pub mod rule;
+mod rule_cache;
 mod ruleset;
 
 pub use error::{LoadError, PipelineError, RuleError};
 pub use eval::Scratch;
 pub use pipeline::Pipeline;
 pub use plan::{Plan, PlanStats, RuleId};
+pub use rule_cache::RuleCache;
 pub use ruleset::{LoadOptions, LoadedCorrelation, LoadedRule, RuleRef, RuleSet};

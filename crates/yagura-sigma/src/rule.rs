@@ -279,24 +279,43 @@ pub fn parse_file(
     text: &str,
     ph: &Placeholders,
 ) -> Vec<(Option<String>, Result<Document, RuleError>)> {
+    parse_documents(yaml_documents(text), ph)
+}
+
+/// The YAML stage of [`parse_file`]: the file's documents as YAML values (empty ones left out),
+/// ending with the syntax error that stopped reading, if any.
+pub fn yaml_documents(text: &str) -> Vec<Result<Value, String>> {
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
         match Value::deserialize(doc) {
             Ok(Value::Null) => {}
-            Ok(v) => {
-                let id = v
-                    .get("id")
-                    .or_else(|| v.get("title"))
-                    .and_then(|x| x.as_str())
-                    .map(str::to_string);
-                out.push((id, parse_document(&v, ph)));
-            }
+            Ok(v) => out.push(Ok(v)),
             Err(e) => {
-                out.push((None, Err(RuleError::Yaml(e.to_string()))));
+                out.push(Err(e.to_string()));
                 // The YAML stream cannot be resynchronised after a syntax error.
                 break;
             }
         }
     }
     out
+}
+
+/// The Sigma stage of [`parse_file`], on the output of [`yaml_documents`].
+pub fn parse_documents(
+    docs: Vec<Result<Value, String>>,
+    ph: &Placeholders,
+) -> Vec<(Option<String>, Result<Document, RuleError>)> {
+    docs.into_iter()
+        .map(|doc| match doc {
+            Ok(v) => {
+                let id = v
+                    .get("id")
+                    .or_else(|| v.get("title"))
+                    .and_then(|x| x.as_str())
+                    .map(str::to_string);
+                (id, parse_document(&v, ph))
+            }
+            Err(e) => (None, Err(RuleError::Yaml(e))),
+        })
+        .collect()
 }

@@ -3,7 +3,8 @@
 
 use crate::correlation::rule::CorrelationRule;
 use crate::detection::{Expr, Placeholders};
-use crate::rule::{parse_file, Document, Filter, Rule};
+use crate::rule::{parse_documents, parse_file, yaml_documents, Document, Filter, Rule};
+use crate::rule_cache::RuleCache;
 use crate::{LoadError, RuleError};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,8 @@ pub struct LoadOptions {
     /// Values for `%placeholder%`s used with `|expand`. A rule using an undefined placeholder is
     /// rejected, as the specification requires.
     pub placeholders: Placeholders,
+    /// Cached YAML of rule files (see [`RuleCache`]); `None` parses every file.
+    pub cache: Option<std::sync::Arc<RuleCache>>,
 }
 
 impl LoadOptions {
@@ -285,7 +288,11 @@ fn read_and_parse(path: &Path, opts: &LoadOptions) -> Result<ParsedFile, LoadErr
         document: 0,
         error: RuleError::Yaml(format!("cannot read file: {e}")),
     })?;
-    Ok(parse_file(&text, &opts.placeholders))
+    let docs = match &opts.cache {
+        Some(cache) => cache.documents(&text),
+        None => yaml_documents(&text),
+    };
+    Ok(parse_documents(docs, &opts.placeholders))
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {

@@ -18,11 +18,19 @@ fn shared(rel: &str) -> PathBuf {
     Path::new(SHARED).join(rel)
 }
 
+/// Rule caches of the tests: kept out of the user's cache folder.
+const TEST_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/rule-cache");
+
 fn yagura(args: &[&str]) -> Output {
+    yagura_with_cache(args, Path::new(TEST_CACHE))
+}
+
+fn yagura_with_cache(args: &[&str], cache: &Path) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("LANG")
         .env_remove("LC_ALL")
+        .env("YAGURA_CACHE_DIR", cache)
         .output()
         .expect("the binary runs")
 }
@@ -157,6 +165,62 @@ fn hunt_finds_the_regression_detections() {
     assert!(
         err.contains("Detections: 3") && err.contains("Events: 5"),
         "{err}"
+    );
+}
+
+#[test]
+fn hunt_reuses_the_rule_cache_and_sees_changed_rules() {
+    let cache = tempfile::tempdir().unwrap();
+    let rules = tempfile::tempdir().unwrap();
+    let rule = "file_event_win_anydesk_artefact.yml";
+    let original =
+        std::fs::read_to_string(shared("sigma/rules/windows/file/file_event").join(rule)).unwrap();
+    let rule_path = write(rules.path(), rule, &original);
+    let sample = shared(&format!("sigma/regression/samples/{ANYDESK_ID}.evtx"));
+    let hunt = |extra: &[&str]| {
+        let mut args = vec!["hunt", "--no-builtin", "--rules"];
+        args.push(rules.path().to_str().unwrap());
+        args.extend_from_slice(&["--format", "jsonl", sample.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let o = yagura_with_cache(&args, cache.path());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        json_lines(&o)
+    };
+    let cache_files = || -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let bytes = std::fs::read(&p).unwrap();
+                (p, bytes)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+
+    let cold = hunt(&[]);
+    assert_eq!(cold.len(), 3);
+    let written = cache_files();
+    assert_eq!(written.len(), 1, "one cache file for this rules folder");
+    let warm = hunt(&[]);
+    assert_eq!(warm, cold, "the cached rule gives the same detections");
+    assert_eq!(
+        cache_files(),
+        written,
+        "a fully used cache is not rewritten"
+    );
+
+    // An edited rule is parsed again, not served stale from the cache.
+    std::fs::write(&rule_path, original.replace("level: medium", "level: high")).unwrap();
+    let edited = hunt(&[]);
+    assert_eq!(edited.len(), 3);
+    assert!(edited.iter().all(|d| d["level"] == "high"), "{edited:?}");
+    assert_eq!(hunt(&["--no-rule-cache"]), edited);
+    assert_ne!(
+        cache_files(),
+        written,
+        "the cache now holds the edited rule"
     );
 }
 

@@ -17,7 +17,7 @@ use crate::hunt::detection::RuleCatalog;
 use crate::hunt::detector::Detector;
 use crate::hunt::labels::Lang;
 use crate::hunt::output::{Format, TimelineWriter};
-use crate::hunt::rules_source::load_rules;
+use crate::hunt::rules_source::{cache_dir, load_rules};
 use crate::hunt::scan::{scan, Message, ScanFilter};
 use crate::hunt::sorter::Sorter;
 use crate::hunt::summary::Summary;
@@ -54,6 +54,10 @@ pub struct HuntArgs {
     /// YAML file of placeholder values for `|expand` (name: [values]).
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
+    /// Parse every rule file, without the cache of their YAML (kept in $YAGURA_CACHE_DIR,
+    /// else $XDG_CACHE_HOME/yagura, else ~/.cache/yagura).
+    #[arg(long)]
+    no_rule_cache: bool,
     /// Report only rules of this level or above (informational < low < medium < high < critical).
     #[arg(long, value_name = "LEVEL", value_parser = parse_level, default_value = "informational")]
     min_level: Level,
@@ -113,7 +117,8 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let opts = super::load_options(a.placeholders.as_deref())?;
-    let set = load_rules(!a.no_builtin, &a.rules, &opts);
+    let cache = if a.no_rule_cache { None } else { cache_dir() };
+    let set = load_rules(!a.no_builtin, &a.rules, &opts, cache.as_deref());
     for e in &set.errors {
         eprintln!("rule rejected: {e}");
     }

@@ -1,19 +1,54 @@
-//! Loading the hunt's rules: the built-in pack (unless disabled) and every `--rules` folder.
+//! Loading the hunt's rules: the built-in pack (unless disabled) and every `--rules` folder,
+//! through the rule cache (see [`yagura_sigma::RuleCache`]) unless it is disabled.
 
 use std::path::{Path, PathBuf};
-use yagura_sigma::{LoadOptions, RuleSet};
+use std::sync::Arc;
+use yagura_sigma::{LoadOptions, RuleCache, RuleSet};
 
 use super::builtin::BUILTIN_RULES;
 
-/// Loads the rules; rejections stay in `set.errors` for the caller to report.
-pub fn load_rules(builtin: bool, folders: &[PathBuf], opts: &LoadOptions) -> RuleSet {
+/// Loads the rules; rejections stay in `set.errors` for the caller to report. With `cache_dir`,
+/// the YAML of the `--rules` files comes from (and goes to) the cache there.
+pub fn load_rules(
+    builtin: bool,
+    folders: &[PathBuf],
+    opts: &LoadOptions,
+    cache_dir: Option<&Path>,
+) -> RuleSet {
     let mut set = RuleSet::new();
     if builtin {
         for (rel, text) in BUILTIN_RULES {
             set.add_yaml(&Path::new("builtin").join(rel), text, opts);
         }
     }
-    set.load_paths(folders, opts);
+    let cache_file = cache_dir.filter(|_| !folders.is_empty()).map(|dir| {
+        let roots: Vec<&Path> = folders.iter().map(PathBuf::as_path).collect();
+        dir.join(RuleCache::file_name(&roots))
+    });
+    let mut opts = opts.clone();
+    opts.cache = cache_file.as_deref().map(|f| Arc::new(RuleCache::open(f)));
+    set.load_paths(folders, &opts);
+    if let (Some(cache), Some(file)) = (&opts.cache, &cache_file) {
+        if let Err(e) = cache.save(file) {
+            eprintln!(
+                "warning: cannot write the rule cache {}: {e}",
+                file.display()
+            );
+        }
+    }
     set.finish();
     set
+}
+
+/// Where hunts keep their rule cache: `$YAGURA_CACHE_DIR`, else `$XDG_CACHE_HOME/yagura`, else
+/// `$HOME/.cache/yagura`; `None` when none of them is set.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("YAGURA_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("yagura")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("yagura")))
 }
