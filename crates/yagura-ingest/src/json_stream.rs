@@ -1,20 +1,22 @@
 //! Streaming JSON readers: NDJSON, one JSON array, or JSON objects one after another.
 //!
 //! The layout is chosen from the start of the stream:
-//! - `[` — a JSON array; its elements are documents, numbered from 1. A syntax error ends the
-//!   array (nothing after it can be trusted) and is reported.
+//! - `[` — a JSON array; its elements are documents, numbered from 1.
 //! - a first line that is a whole JSON value — NDJSON, read line by line: a bad line is reported
 //!   with its line number and the next lines are still read. Blank lines are ignored.
 //! - a first line that is the start of a value (`{` of a pretty-printed object) — objects one
-//!   after another, numbered from 1. A syntax error ends the stream and is reported.
+//!   after another, numbered from 1.
+//!
+//! In an array or a run of objects, a damaged value is reported (its number, the line it starts
+//! on, serde's reason) and reading goes on with the next one (see `json_split`).
 //!
 //! Documents must be JSON objects; any other value is reported and skipped.
 
 use std::io::{BufRead, Cursor, Read};
 
-use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::json_split::{split, Layout, Piece};
 use crate::sniff::UTF8_BOM;
 use crate::{IngestError, Item, Location};
 
@@ -25,7 +27,9 @@ pub(crate) fn read_json<R: BufRead>(file: &str, mut reader: R, on_item: &mut dyn
         record: 0,
     };
     match skip_blank_start(&mut reader) {
-        Ok(Some((b'[', _))) => read_array(&mut loc, reader, on_item),
+        Ok(Some((b'[', skipped_lines))) => {
+            read_values(&mut loc, reader, Layout::Array, skipped_lines + 1, on_item);
+        }
         Ok(Some((_, skipped_lines))) => {
             read_lines_or_objects(&mut loc, skipped_lines, reader, on_item)
         }
@@ -106,7 +110,7 @@ fn read_lines_or_objects<R: BufRead>(
     match serde_json::from_slice::<Value>(trim_line_end(&line)) {
         Err(e) if e.is_eof() => {
             let stream = Cursor::new(line).chain(reader);
-            read_objects(loc, stream, on_item);
+            read_values(loc, stream, Layout::Values, skipped_lines + 1, on_item);
         }
         first => read_ndjson(loc, skipped_lines + 1, first, line, reader, on_item),
     }
@@ -156,63 +160,45 @@ fn read_ndjson<R: BufRead>(
     }
 }
 
-/// JSON values one after another (pretty-printed objects), numbered from 1.
-fn read_objects<R: Read>(loc: &mut Location, reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
-    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
-    for (n, parsed) in (1u64..).zip(stream) {
-        loc.record = n;
-        match parsed {
-            Ok(doc) => emit(loc, &doc, on_item),
-            Err(e) => {
-                let reason = format!("invalid JSON, reading stopped: {e}");
-                on_item(Item::Error(IngestError::record(
-                    loc.file.as_str(),
-                    n,
-                    reason,
-                )));
-                return;
+/// The values of an array, or values one after another (pretty-printed objects), numbered from
+/// 1; `first_line` is the line number of the stream's first line.
+fn read_values<R: BufRead>(
+    loc: &mut Location,
+    reader: R,
+    layout: Layout,
+    first_line: u64,
+    on_item: &mut dyn FnMut(Item<'_>),
+) {
+    let file = loc.file.clone();
+    let result = split(reader, layout, first_line, &mut |piece| match piece {
+        Piece::Value { number, line, text } => {
+            loc.record = number;
+            match serde_json::from_slice::<Value>(text) {
+                Ok(doc) => emit(loc, &doc, on_item),
+                Err(e) => on_item(Item::Error(IngestError::record(
+                    file.as_str(),
+                    number,
+                    format!("invalid JSON (value from line {line}): {e}"),
+                ))),
             }
         }
-    }
-}
-
-/// One JSON array whose elements are the documents.
-fn read_array<R: Read>(loc: &mut Location, reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut elements = Elements { loc, on_item };
-    let result = (&mut de)
-        .deserialize_seq(&mut elements)
-        .and_then(|()| de.end());
+        Piece::Damage {
+            number,
+            line,
+            reason,
+        } => on_item(Item::Error(IngestError::record(
+            file.as_str(),
+            number,
+            format!("{reason} (line {line})"),
+        ))),
+    });
     if let Err(e) = result {
-        let Elements { loc, on_item } = elements;
-        let reason = format!("invalid JSON, reading stopped: {e}");
+        let reason = format!("read failed: {e}");
         on_item(Item::Error(IngestError::record(
-            loc.file.as_str(),
+            file.as_str(),
             loc.record + 1,
             reason,
         )));
-    }
-}
-
-/// Visits the elements of an array one at a time, so the array is never held whole.
-struct Elements<'l, 'c> {
-    loc: &'l mut Location,
-    on_item: &'c mut dyn FnMut(Item<'_>),
-}
-
-impl<'de> Visitor<'de> for &mut Elements<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array of objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(doc) = seq.next_element::<Value>()? {
-            self.loc.record += 1;
-            emit(self.loc, &doc, self.on_item);
-        }
-        Ok(())
     }
 }
 
@@ -256,8 +242,34 @@ mod tests {
         assert_eq!(docs.len(), 2);
         let (docs, errs) = read("[{\"a\":1}, {\"a\":");
         assert_eq!(docs.len(), 1);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(errs[0].record, Some(2));
+        assert!(errs[0]
+            .reason
+            .starts_with("invalid JSON (value from line 1)"));
+        assert!(errs[1].reason.contains("not closed"), "{}", errs[1]);
+    }
+
+    #[test]
+    fn a_damaged_value_is_skipped_and_the_next_ones_read() {
+        // Pretty array: element 2 has a syntax error, element 3 lacks its closing brace.
+        let text = "[\n  {\"a\": 1},\n  {\"a\": 2,},\n  {\"a\": {\"x\": 3},\n  {\"a\": 4}\n]\n";
+        let (docs, errs) = read(text);
+        let got: Vec<_> = docs.iter().map(|d| (d.0, d.1["a"].clone())).collect();
+        assert_eq!(got, [(1, Value::from(1)), (4, Value::from(4))]);
+        assert_eq!(
+            errs.iter().map(|e| e.record).collect::<Vec<_>>(),
+            [Some(2), Some(3)]
+        );
+        assert!(errs[0].reason.contains("value from line 3"), "{}", errs[0]);
+        // Back-to-back pretty objects: the second is cut off in a string.
+        let text = "{\n  \"a\": 1\n}\n{\n  \"a\": \"cut\n{\n  \"a\": 3\n}\n";
+        let (docs, errs) = read(text);
+        let got: Vec<_> = docs.iter().map(|d| (d.0, d.1["a"].clone())).collect();
+        assert_eq!(got, [(1, Value::from(1)), (3, Value::from(3))]);
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].record, Some(2));
+        assert!(errs[0].reason.contains("value from line 4"), "{}", errs[0]);
     }
 
     #[test]

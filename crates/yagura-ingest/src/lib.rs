@@ -27,6 +27,7 @@ mod discover;
 mod error;
 mod evtx_file;
 mod item;
+mod json_split;
 mod json_stream;
 mod sniff;
 

@@ -383,6 +383,47 @@ fn malformed_ndjson_line_is_reported_and_the_rest_detected() {
     assert_eq!(found[1]["record"], 4);
 }
 
+/// `events` pretty-printed as a JSON array (or back to back), one value damaged by `damage`.
+fn pretty_events(events: &[String], array: bool, damaged: usize, damage: &str) -> String {
+    let values: Vec<String> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let v: serde_json::Value = serde_json::from_str(e).unwrap();
+            let pretty = serde_json::to_string_pretty(&v).unwrap();
+            if i == damaged {
+                // Cut the value after `damage`'s first occurrence.
+                let at = pretty.find(damage).unwrap() + damage.len();
+                pretty[..at].to_owned()
+            } else {
+                pretty
+            }
+        })
+        .collect();
+    if array {
+        format!("[\n{}\n]\n", values.join(",\n"))
+    } else {
+        values.join("\n") + "\n"
+    }
+}
+
+#[test]
+fn damaged_values_in_json_arrays_and_pretty_objects_are_skipped() {
+    let events = ndjson_events(&["whoami /all", "whoami /priv", "whoami /groups"]);
+    for array in [true, false] {
+        // The second value is cut inside its CommandLine string.
+        let text = pretty_events(&events, array, 1, "\"CommandLine\": \"who");
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "events.json", &text);
+        let (o, found) = broad_hunt(&p);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("events.json: record 2"), "{err}");
+        let records: Vec<_> = found.iter().map(|d| d["record"].clone()).collect();
+        assert_eq!(records, [1, 3], "array={array}: {found:?}");
+    }
+}
+
 #[test]
 fn zip_with_a_non_json_entry_is_reported_and_the_rest_detected() {
     let dir = tempfile::tempdir().unwrap();
