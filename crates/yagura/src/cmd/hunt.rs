@@ -13,7 +13,7 @@ use yagura_ingest::discover;
 use yagura_sigma::rule::Level;
 
 use crate::hunt::correlate::CaptureLog;
-use crate::hunt::detection::RuleCatalog;
+use crate::hunt::detection::{Detection, RuleCatalog};
 use crate::hunt::detector::Detector;
 use crate::hunt::labels::Lang;
 use crate::hunt::output::{Format, TimelineWriter};
@@ -145,7 +145,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
 
     let progress = progress_bar(&found.files);
     let mut live_events = 0u64;
-    let mut sorter = Sorter::new(a.sort_buffer);
+    let mut sorter = Sorter::new(a.sort_buffer, Detection::timeline_cmp);
     let mut captures = CaptureLog::default();
     let mut sort_error = None;
     scan(
@@ -163,7 +163,13 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            Message::Capture(ts, capture, origin) => captures.push(ts, capture, origin),
+            Message::Capture(ts, capture, origin) => {
+                if sort_error.is_none() {
+                    if let Err(e) = captures.push(ts, capture, origin) {
+                        sort_error = Some(e);
+                    }
+                }
+            }
             Message::Error(text) => {
                 summary.errors += 1;
                 progress.suspend(|| eprintln!("input error: {text}"));
@@ -184,15 +190,14 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     if let Some(e) = sort_error {
         return Err(e);
     }
-    if captures.dropped() > 0 {
-        eprintln!(
-            "warning: {} matches of correlated rules beyond the first {} were not correlated (memory bound)",
-            captures.dropped(),
-            crate::hunt::correlate::MAX_CAPTURES
-        );
-    }
     if !captures.is_empty() {
-        let (alerts, stats) = captures.correlate(&set);
+        let (runs, origins) = captures.spilled();
+        if runs > 0 {
+            eprintln!(
+                "correlation: matches sorted in {runs} runs on disk, {origins} event origins on disk (memory bound)"
+            );
+        }
+        let (alerts, stats) = captures.correlate(&set)?;
         for d in alerts {
             if catalog.get(d.rule).level >= a.min_level {
                 summary.count(&d, &catalog);
@@ -284,7 +289,7 @@ fn write_timeline(
     format: Format,
     catalog: &RuleCatalog,
     labels: &'static crate::hunt::labels::Labels,
-    sorter: Sorter,
+    sorter: Sorter<Detection>,
 ) -> Result<()> {
     let mut writer = TimelineWriter::new(out, format, catalog, labels);
     let result = (|| -> Result<()> {

@@ -37,6 +37,7 @@ impl ScanFilter {
 }
 
 /// Where a captured event is.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     /// Source file (`archive.zip!entry` inside archives).
     pub file: String,

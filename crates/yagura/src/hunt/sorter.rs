@@ -1,5 +1,6 @@
-//! Timeline sorting with bounded memory: detections are buffered up to a limit, then written as
-//! sorted runs (JSON lines in temp files) and merged k-way at the end.
+//! Sorting with bounded memory: items (timeline detections, correlation captures) are buffered
+//! up to a limit, then written as sorted runs (JSON lines in temp files) and merged k-way at the
+//! end.
 
 use anyhow::{Context, Result};
 use std::cmp::Ordering;
@@ -7,27 +8,38 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 
-use super::detection::Detection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Collects detections and hands them back in timeline order.
-pub struct Sorter {
-    buffer: Vec<Detection>,
+/// The order a sorter hands its items back in.
+pub type Order<T> = fn(&T, &T) -> Ordering;
+
+/// Collects items and hands them back in `order`.
+pub struct Sorter<T> {
+    buffer: Vec<T>,
     limit: usize,
+    order: Order<T>,
     runs: Vec<File>,
 }
 
-impl Sorter {
-    /// A sorter that keeps at most `limit` detections in memory (at least 1).
-    pub fn new(limit: usize) -> Self {
+impl<T: Serialize + DeserializeOwned> Sorter<T> {
+    /// A sorter that keeps at most `limit` items in memory (at least 1).
+    pub fn new(limit: usize, order: Order<T>) -> Self {
         Self {
             buffer: Vec::new(),
             limit: limit.max(1),
+            order,
             runs: Vec::new(),
         }
     }
 
-    /// Adds one detection, spilling a sorted run when the buffer is full.
-    pub fn push(&mut self, d: Detection) -> Result<()> {
+    /// Sorted runs written so far.
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Adds one item, spilling a sorted run when the buffer is full.
+    pub fn push(&mut self, d: T) -> Result<()> {
         self.buffer.push(d);
         if self.buffer.len() >= self.limit {
             self.spill()?;
@@ -36,7 +48,7 @@ impl Sorter {
     }
 
     fn spill(&mut self) -> Result<()> {
-        self.buffer.sort_by(Detection::timeline_cmp);
+        self.buffer.sort_by(self.order);
         let mut file = tempfile::tempfile().context("cannot create a temp file for sorting")?;
         {
             let mut w = BufWriter::new(&mut file);
@@ -51,10 +63,10 @@ impl Sorter {
         Ok(())
     }
 
-    /// Every detection, in timeline order.
-    pub fn finish(mut self) -> Result<Merged> {
+    /// Every item, in order.
+    pub fn finish(mut self) -> Result<Merged<T>> {
         if self.runs.is_empty() {
-            self.buffer.sort_by(Detection::timeline_cmp);
+            self.buffer.sort_by(self.order);
             return Ok(Merged::Memory(self.buffer.into_iter()));
         }
         if !self.buffer.is_empty() {
@@ -62,17 +74,18 @@ impl Sorter {
         }
         let mut readers: Vec<_> = self.runs.into_iter().map(BufReader::new).collect();
         let mut heap = BinaryHeap::with_capacity(readers.len());
+        let order = self.order;
         for (run, reader) in readers.iter_mut().enumerate() {
             if let Some(d) = read_one(reader)? {
-                heap.push(Head { d, run });
+                heap.push(Head { d, run, order });
             }
         }
         Ok(Merged::Runs { readers, heap })
     }
 }
 
-/// The next detection of a run.
-fn read_one(reader: &mut BufReader<File>) -> Result<Option<Detection>> {
+/// The next item of a run.
+fn read_one<T: DeserializeOwned>(reader: &mut BufReader<File>) -> Result<Option<T>> {
     let mut line = String::new();
     if reader
         .read_line(&mut line)
@@ -86,55 +99,57 @@ fn read_one(reader: &mut BufReader<File>) -> Result<Option<Detection>> {
     ))
 }
 
-/// The smallest unread detection of one run; the heap is a max-heap, so the order is reversed.
-pub struct Head {
-    d: Detection,
+/// The smallest unread item of one run; the heap is a max-heap, so the order is reversed.
+pub struct Head<T> {
+    d: T,
     run: usize,
+    order: Order<T>,
 }
 
-impl PartialEq for Head {
+impl<T> PartialEq for Head<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Head {}
-impl PartialOrd for Head {
+impl<T> Eq for Head<T> {}
+impl<T> PartialOrd for Head<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Head {
+impl<T> Ord for Head<T> {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .d
-            .timeline_cmp(&self.d)
-            .then_with(|| other.run.cmp(&self.run))
+        (self.order)(&other.d, &self.d).then_with(|| other.run.cmp(&self.run))
     }
 }
 
-/// Detections in timeline order, from memory or merged from runs.
-pub enum Merged {
+/// Items in order, from memory or merged from runs.
+pub enum Merged<T> {
     /// Everything fitted in memory.
-    Memory(std::vec::IntoIter<Detection>),
+    Memory(std::vec::IntoIter<T>),
     /// A k-way merge of sorted runs.
     Runs {
         /// One reader per run.
         readers: Vec<BufReader<File>>,
         /// The head of each non-exhausted run.
-        heap: BinaryHeap<Head>,
+        heap: BinaryHeap<Head<T>>,
     },
 }
 
-impl Iterator for Merged {
-    type Item = Result<Detection>;
+impl<T: DeserializeOwned> Iterator for Merged<T> {
+    type Item = Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Merged::Memory(it) => it.next().map(Ok),
             Merged::Runs { readers, heap } => {
-                let Head { d, run } = heap.pop()?;
+                let Head { d, run, order } = heap.pop()?;
                 match readers.get_mut(run).map(read_one) {
-                    Some(Ok(Some(next))) => heap.push(Head { d: next, run }),
+                    Some(Ok(Some(next))) => heap.push(Head {
+                        d: next,
+                        run,
+                        order,
+                    }),
                     Some(Err(e)) => return Some(Err(e)),
                     _ => {}
                 }
@@ -147,6 +162,7 @@ impl Iterator for Merged {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hunt::detection::Detection;
 
     fn det(ts: i64, record: u64) -> Detection {
         Detection {
@@ -163,7 +179,7 @@ mod tests {
 
     #[test]
     fn spills_and_merges_in_order() {
-        let mut s = Sorter::new(3);
+        let mut s = Sorter::new(3, Detection::timeline_cmp);
         let times = [9, 3, 7, 1, 8, 2, 6, 4, 5, 0, 3];
         for (i, t) in times.iter().enumerate() {
             s.push(det(*t, i as u64)).unwrap();
@@ -179,7 +195,7 @@ mod tests {
 
     #[test]
     fn in_memory_when_small() {
-        let mut s = Sorter::new(100);
+        let mut s = Sorter::new(100, Detection::timeline_cmp);
         s.push(det(2, 0)).unwrap();
         s.push(det(1, 1)).unwrap();
         assert!(s.runs.is_empty());
