@@ -120,15 +120,102 @@ struct State {
     reported: bool,
 }
 
+/// What correlations need from matched events: the values to take from a match of each rule
+/// they reference, and which rules are reported only through correlations. It holds no windows,
+/// so evaluation workers can share one while a [`Correlator`] runs the correlations.
+#[derive(Debug, Default)]
+pub struct CaptureSpec {
+    /// Per referenced rule, the Sigma field names correlations read from its matches.
+    needs: FxHashMap<RuleId, Vec<String>>,
+    /// Per Sigma field name, the event field names it maps to.
+    field_names: FxHashMap<String, Vec<String>>,
+    suppressed: FxHashSet<RuleId>,
+}
+
+impl CaptureSpec {
+    /// The captures of the correlations of `set`; Sigma field names are mapped to event fields
+    /// with `pipeline`'s global mapping.
+    pub fn new(set: &RuleSet, pipeline: &Pipeline) -> CaptureSpec {
+        let mut spec = CaptureSpec::default();
+        let mut generating: FxHashSet<RuleId> = FxHashSet::default();
+        for lc in &set.correlations {
+            for (pos, r) in lc.refs.iter().enumerate() {
+                let RuleRef::Rule(id) = *r else { continue };
+                let fields = needed_fields(&lc.rule, &ref_names(set, lc, pos));
+                let need = spec.needs.entry(id).or_default();
+                for f in fields {
+                    if !need.contains(&f) {
+                        need.push(f);
+                    }
+                }
+                if lc.rule.generate {
+                    generating.insert(id);
+                } else {
+                    spec.suppressed.insert(id);
+                }
+            }
+        }
+        spec.suppressed.retain(|r| !generating.contains(r));
+        let names: Vec<String> = spec.needs.values().flatten().cloned().collect();
+        for n in names {
+            let mut all = pipeline.map_field(None, &n);
+            if !all.contains(&n) {
+                all.push(n.clone());
+            }
+            spec.field_names.insert(n, all);
+        }
+        spec
+    }
+
+    /// True when the rule is referenced only by correlations with `generate: false`: its matches
+    /// feed correlations but are not reported on their own.
+    pub fn suppressed(&self, rule: RuleId) -> bool {
+        self.suppressed.contains(&rule)
+    }
+
+    /// Takes the values correlations need from a matched event. `None` when no correlation
+    /// references the rule.
+    pub fn capture(&self, rule: RuleId, rec: &Record) -> Option<Capture> {
+        let need = self.needs.get(&rule)?;
+        let mut values = Vec::new();
+        for f in need {
+            let names = self.field_names.get(f);
+            let found = names
+                .into_iter()
+                .flatten()
+                .find_map(|n| rec.get(n).map(|x| x.value.to_string()));
+            if let Some(v) = found {
+                values.push((f.clone(), v));
+            }
+        }
+        Some(Capture {
+            rule,
+            values,
+            tag: 0,
+        })
+    }
+}
+
+/// The names a correlation's `pos`-th reference answers to: as written, then the id and the name
+/// of the rule or correlation it resolved to.
+fn ref_names(set: &RuleSet, lc: &crate::LoadedCorrelation, pos: usize) -> Vec<String> {
+    let meta = match lc.refs[pos] {
+        RuleRef::Rule(id) => &set.rules[id as usize].rule.meta,
+        RuleRef::Correlation(id) => &set.correlations[id as usize].rule.meta,
+    };
+    let mut names = vec![lc.rule.rules[pos].clone()];
+    names.extend(meta.id.clone());
+    names.extend(meta.name.clone());
+    names
+}
+
 /// Correlates detection matches over time. Feed it with matches in timestamp order.
 #[derive(Debug)]
 pub struct Correlator {
     states: Vec<State>,
     by_rule: FxHashMap<RuleId, Vec<(usize, usize)>>,
     by_corr: Vec<Vec<(usize, usize)>>,
-    needs: FxHashMap<RuleId, Vec<String>>,
-    field_names: FxHashMap<String, Vec<String>>,
-    suppressed: FxHashSet<RuleId>,
+    spec: CaptureSpec,
     limits: Limits,
     stats: CorrelatorStats,
     observed: u64,
@@ -152,43 +239,19 @@ impl Correlator {
             states: Vec::new(),
             by_rule: FxHashMap::default(),
             by_corr: vec![Vec::new(); set.correlations.len()],
-            needs: FxHashMap::default(),
-            field_names: FxHashMap::default(),
-            suppressed: FxHashSet::default(),
+            spec: CaptureSpec::new(set, pipeline),
             limits,
             stats: CorrelatorStats::default(),
             observed: 0,
             next_sweep: SWEEP_EVERY,
         };
-        let mut generating: FxHashSet<RuleId> = FxHashSet::default();
         let mut silent_corr = vec![false; set.correlations.len()];
         for (ci, lc) in set.correlations.iter().enumerate() {
-            let mut ref_names = Vec::new();
+            let mut names = Vec::new();
             for (pos, r) in lc.refs.iter().enumerate() {
-                let meta = match *r {
-                    RuleRef::Rule(id) => &set.rules[id as usize].rule.meta,
-                    RuleRef::Correlation(id) => &set.correlations[id as usize].rule.meta,
-                };
-                let mut names = vec![lc.rule.rules[pos].clone()];
-                names.extend(meta.id.clone());
-                names.extend(meta.name.clone());
-                ref_names.push(names.clone());
-                let fields = needed_fields(&lc.rule, &names);
+                names.push(ref_names(set, lc, pos));
                 match *r {
-                    RuleRef::Rule(id) => {
-                        c.by_rule.entry(id).or_default().push((ci, pos));
-                        let need = c.needs.entry(id).or_default();
-                        for f in fields {
-                            if !need.contains(&f) {
-                                need.push(f);
-                            }
-                        }
-                        if lc.rule.generate {
-                            generating.insert(id);
-                        } else {
-                            c.suppressed.insert(id);
-                        }
-                    }
+                    RuleRef::Rule(id) => c.by_rule.entry(id).or_default().push((ci, pos)),
                     RuleRef::Correlation(id) => {
                         c.by_corr[id as usize].push((ci, pos));
                         if !lc.rule.generate {
@@ -199,23 +262,13 @@ impl Correlator {
             }
             c.states.push(State {
                 rule: lc.rule.clone(),
-                ref_names,
+                ref_names: names,
                 groups: FxHashMap::default(),
                 reported: true,
             });
         }
         for (i, silent) in silent_corr.into_iter().enumerate() {
             c.states[i].reported = !silent;
-        }
-        c.suppressed.retain(|r| !generating.contains(r));
-        let names: Vec<String> = c.needs.values().flatten().cloned().collect();
-        for n in names {
-            let mapped = pipeline.map_field(None, &n);
-            let mut all = mapped;
-            if !all.contains(&n) {
-                all.push(n.clone());
-            }
-            c.field_names.insert(n, all);
         }
         c
     }
@@ -225,35 +278,14 @@ impl Correlator {
         self.states.is_empty()
     }
 
-    /// True when the rule is referenced only by correlations with `generate: false`: its matches
-    /// feed correlations but are not reported on their own.
+    /// See [`CaptureSpec::suppressed`].
     pub fn suppressed(&self, rule: RuleId) -> bool {
-        self.suppressed.contains(&rule)
+        self.spec.suppressed(rule)
     }
 
-    /// Takes the values correlations need from a matched event. `None` when no correlation
-    /// references the rule.
+    /// See [`CaptureSpec::capture`].
     pub fn capture(&self, rule: RuleId, rec: &Record) -> Option<Capture> {
-        let need = self
-            .by_rule
-            .contains_key(&rule)
-            .then(|| self.needs.get(&rule))?;
-        let mut values = Vec::new();
-        for f in need.into_iter().flatten() {
-            let names = self.field_names.get(f);
-            let found = names
-                .into_iter()
-                .flatten()
-                .find_map(|n| rec.get(n).map(|x| x.value.to_string()));
-            if let Some(v) = found {
-                values.push((f.clone(), v));
-            }
-        }
-        Some(Capture {
-            rule,
-            values,
-            tag: 0,
-        })
+        self.spec.capture(rule, rec)
     }
 
     /// Feeds one match (in timestamp order) and appends the alerts it completes.

@@ -3,4 +3,4 @@
 mod engine;
 pub mod rule;
 
-pub use engine::{Capture, CorrelationAlert, Correlator, CorrelatorStats, Limits};
+pub use engine::{Capture, CaptureSpec, CorrelationAlert, Correlator, CorrelatorStats, Limits};

@@ -3,19 +3,20 @@
 use std::sync::OnceLock;
 use yagura_event::Record;
 use yagura_normalize::{EventMeta, NormalizeError, Shape};
-use yagura_sigma::correlation::{Capture, Correlator};
+use yagura_sigma::correlation::{Capture, CaptureSpec};
 use yagura_sigma::{Pipeline, Plan, RuleId, RuleSet, Scratch};
 
 /// The compiled plans: Windows-shaped documents (EVTX, Winlogbeat, NXLog) and ECS documents,
-/// with the correlators that take the values correlations need from matched events (their
-/// field names differ per family). Shared by every worker (it is `Sync`).
+/// with what correlations need from matched events (their field names differ per family; the
+/// correlations themselves run after the scan, see `correlate.rs`). Shared by every worker (it
+/// is `Sync`).
 pub struct Detector<'r> {
     rules: &'r RuleSet,
     windows: Plan,
-    windows_captures: Correlator,
+    windows_captures: CaptureSpec,
     /// Compiled on the first ECS document: most hunts see only Windows events, and compiling
     /// a second plan would double start-up.
-    ecs: OnceLock<(Plan, Correlator)>,
+    ecs: OnceLock<(Plan, CaptureSpec)>,
 }
 
 impl<'r> Detector<'r> {
@@ -25,17 +26,17 @@ impl<'r> Detector<'r> {
         Self {
             rules,
             windows: Plan::compile(rules, windows),
-            windows_captures: Correlator::new(rules, windows),
+            windows_captures: CaptureSpec::new(rules, windows),
             ecs: OnceLock::new(),
         }
     }
 
-    fn ecs(&self) -> &(Plan, Correlator) {
+    fn ecs(&self) -> &(Plan, CaptureSpec) {
         self.ecs.get_or_init(|| {
             let ecs = Pipeline::ecs();
             (
                 Plan::compile(self.rules, ecs),
-                Correlator::new(self.rules, ecs),
+                CaptureSpec::new(self.rules, ecs),
             )
         })
     }
@@ -123,10 +124,10 @@ impl DetectorWorker<'_, '_> {
     /// What correlations need from the last document for a match of `rule` (`None` when no
     /// correlation references the rule).
     pub fn capture(&self, rule: RuleId) -> Option<Capture> {
-        let correlator = match self.last_shape {
+        let spec = match self.last_shape {
             Shape::Ecs => &self.detector.ecs().1,
             _ => &self.detector.windows_captures,
         };
-        correlator.capture(rule, &self.record)
+        spec.capture(rule, &self.record)
     }
 }
