@@ -20,8 +20,22 @@ use crate::json_split::{split, Layout, Piece};
 use crate::sniff::UTF8_BOM;
 use crate::{IngestError, Item, Location};
 
-/// Reads every document of the JSON stream `reader`, whose display name is `file`.
+/// Reads every document of the JSON stream `reader`, whose display name is `file`: UTF-8, or
+/// UTF-16 with a byte order mark.
 pub(crate) fn read_json<R: BufRead>(file: &str, mut reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
+    let utf16 = reader
+        .fill_buf()
+        .map(|head| crate::utf16::utf16_bom(head).is_some())
+        .unwrap_or(false);
+    if utf16 {
+        let decoded = std::io::BufReader::new(crate::utf16::Utf16Reader::new(reader));
+        read_utf8_json(file, decoded, on_item);
+    } else {
+        read_utf8_json(file, reader, on_item);
+    }
+}
+
+fn read_utf8_json<R: BufRead>(file: &str, mut reader: R, on_item: &mut dyn FnMut(Item<'_>)) {
     let mut loc = Location {
         file: file.to_owned(),
         record: 0,
@@ -270,6 +284,22 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].record, Some(2));
         assert!(errs[0].reason.contains("value from line 4"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn utf16_json_is_decoded() {
+        let mut bytes = vec![0xff, 0xfe];
+        for u in "[\r\n {\"a\": \"山\"},\r\n {\"a\": 2}\r\n]".encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let (mut docs, mut errs) = (Vec::new(), Vec::new());
+        read_json("t.json", &bytes[..], &mut |item| match item {
+            Item::Doc { loc, doc } => docs.push((loc.record, doc.clone())),
+            Item::Error(e) => errs.push(e),
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].1["a"], "山");
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod item;
 mod json_split;
 mod json_stream;
 mod sniff;
+mod utf16;
 
 pub use discover::{discover, Discovery, InputFile, InputKind, Skipped};
 pub use error::IngestError;

@@ -29,6 +29,13 @@ pub(crate) fn content_of(head: &[u8]) -> Content {
     } else if ZIP_MAGICS.iter().any(|m| head.starts_with(m)) {
         Content::Zip
     } else {
+        let decoded;
+        let head = if crate::utf16::utf16_bom(head).is_some() {
+            decoded = crate::utf16::decode_head(head);
+            &decoded[..]
+        } else {
+            head
+        };
         match first_json_byte(head) {
             Some(b'{' | b'[') => Content::Json,
             _ => Content::Other,
@@ -55,5 +62,7 @@ mod tests {
         assert_eq!(content_of(b"  [1]"), Content::Json);
         assert_eq!(content_of(b"Oct 12 sshd[1]: hi"), Content::Other);
         assert_eq!(content_of(b""), Content::Other);
+        assert_eq!(content_of(b"\xff\xfe \0{\0"), Content::Json);
+        assert_eq!(content_of(b"\xfe\xff\0[\0{"), Content::Json);
     }
 }
