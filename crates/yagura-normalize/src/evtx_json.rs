@@ -145,20 +145,24 @@ fn repeated(keys: &mut Vec<u64>, base: usize, key: &str) -> bool {
     false
 }
 
-/// A hash of `key`, 8 bytes at a time; a collision only sends the record to the parsed path.
+/// A hash of `key` from its length and its first and last 8 bytes (all of it up to 16 bytes).
+/// A collision only sends the record to the parsed path, so the middle of longer keys can be
+/// left out: hashing every byte was most of the check's cost.
 fn key_hash(key: &str) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mix = |h: u64, bytes: &[u8]| {
-        let mut word = [0u8; 8];
-        word[..bytes.len()].copy_from_slice(bytes);
-        (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K)
+    let b = key.as_bytes();
+    let word = |bytes: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
     };
-    let mut chunks = key.as_bytes().chunks_exact(8);
-    let mut h = (&mut chunks).fold(key.len() as u64, mix);
-    if !chunks.remainder().is_empty() {
-        h = mix(h, chunks.remainder());
-    }
-    h
+    let (head, tail) = if b.len() <= 8 {
+        (word(b), 0)
+    } else {
+        (word(&b[..8]), word(&b[b.len().saturating_sub(8).max(8)..]))
+    };
+    let h = ((b.len() as u64) ^ head).wrapping_mul(K);
+    (h.rotate_left(29) ^ tail).wrapping_mul(K)
 }
 
 /// `name` without its spaces (`Threat Name` -> `ThreatName`).
@@ -741,6 +745,9 @@ mod tests {
         // Keys of the enclosing object do not count.
         assert!(!repeated(&mut keys, base, "outer"));
         assert_ne!(key_hash("abcdefgh"), key_hash("abcdefgh\0"));
+        assert_ne!(key_hash("SubjectUserName"), key_hash("SubjectUserSid"));
+        assert_ne!(key_hash("param1"), key_hash("param10"));
+        assert_ne!(key_hash("abcdefghij"), key_hash("abcdefghik"));
     }
 
     #[test]
