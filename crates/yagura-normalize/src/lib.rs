@@ -29,6 +29,7 @@
 
 mod ecs;
 mod evtx_json;
+mod lean_json;
 mod meta;
 mod shape;
 mod time;
