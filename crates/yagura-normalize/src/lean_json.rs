@@ -40,7 +40,13 @@ pub(crate) struct Lean<'de> {
     pos: usize,
     /// Unescaped text of the last string that held escapes.
     scratch: String,
+    /// Objects and arrays open; past [`MAX_DEPTH`] the reader gives up (serde_json, which then
+    /// reads the record, stops at the same depth with an error) instead of growing the stack.
+    depth: u32,
 }
+
+/// Nesting the reader follows (serde_json's recursion limit).
+const MAX_DEPTH: u32 = 128;
 
 /// Where the last string is: in the input, or unescaped in `scratch`.
 enum Str<'de> {
@@ -56,6 +62,7 @@ impl<'de> Lean<'de> {
             text,
             pos: 0,
             scratch,
+            depth: 0,
         }
     }
 
@@ -233,19 +240,26 @@ impl<'de> de::Deserializer<'de> for &mut Lean<'de> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.skip_ws();
         match self.peek().ok_or(GiveUp)? {
+            b'{' | b'[' if self.depth >= MAX_DEPTH => Err(GiveUp),
             b'{' => {
                 self.pos += 1;
-                visitor.visit_map(Entries {
-                    de: self,
+                self.depth += 1;
+                let v = visitor.visit_map(Entries {
+                    de: &mut *self,
                     first: true,
-                })
+                });
+                self.depth -= 1;
+                v
             }
             b'[' => {
                 self.pos += 1;
-                visitor.visit_seq(Items {
-                    de: self,
+                self.depth += 1;
+                let v = visitor.visit_seq(Items {
+                    de: &mut *self,
                     first: true,
-                })
+                });
+                self.depth -= 1;
+                v
             }
             b'"' => match self.string()? {
                 Str::Input(s) => visitor.visit_borrowed_str(s),
@@ -419,5 +433,12 @@ mod tests {
         ] {
             assert!(lean(text).is_none(), "{text}");
         }
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        assert!(
+            lean(&deep).is_none(),
+            "deep nesting is left to serde_json's limit"
+        );
+        let ok = "[".repeat(100) + &"]".repeat(100);
+        assert!(lean(&ok).is_some());
     }
 }
