@@ -496,3 +496,44 @@ fn full_regression_manifest() {
     assert!(o.status.success(), "{out}");
     assert!(out.ends_with("404 passed, 0 failed\n"), "{out}");
 }
+
+#[test]
+fn lint_lists_every_document_loaded_or_rejected_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a_good.yml",
+        "title: Good rule\nid: 6f1c0000-0000-4000-8000-000000000001\nname: good\n\
+         logsource: {product: windows, service: security}\n\
+         detection:\n  sel: {EventID: 4625}\n  condition: sel\n---\n\
+         title: Many goods\nid: 6f1c0000-0000-4000-8000-000000000002\ncorrelation:\n  \
+         type: event_count\n  rules: [good]\n  timespan: 1m\n  condition: {gte: 2}\n",
+    );
+    write(
+        dir.path(),
+        "b_bad.yml",
+        "title: Bad rule\nid: 6f1c0000-0000-4000-8000-000000000003\n\
+         logsource: {product: windows}\n\
+         detection:\n  sel: {CommandLine|nosuchmodifier: x}\n  condition: sel\n",
+    );
+    let o = yagura(&["rules", "lint", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "a rejection sets exit status 1");
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("loaded\t") && lines[0].contains("a_good.yml"));
+    assert!(lines[0].contains("6f1c0000-0000-4000-8000-000000000001\tGood rule"));
+    assert!(lines[1].starts_with("loaded\t") && lines[1].contains("Many goods (correlation)"));
+    assert!(lines[2].starts_with("rejected\t") && lines[2].contains("b_bad.yml"));
+    assert!(lines[2].contains("6f1c0000-0000-4000-8000-000000000003"));
+    assert!(lines[2].contains("nosuchmodifier"), "{}", lines[2]);
+    assert_eq!(lines.last(), Some(&"2 loaded, 1 rejected"));
+
+    let quiet = stdout(&yagura(&[
+        "rules",
+        "lint",
+        "-q",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert!(!quiet.contains("loaded\t"), "{quiet}");
+    assert!(quiet.contains("rejected\t") && quiet.ends_with("2 loaded, 1 rejected\n"));
+}

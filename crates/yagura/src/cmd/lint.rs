@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use yagura_sigma::{Pipeline, Plan, RuleSet};
@@ -16,9 +17,9 @@ pub struct LintArgs {
     /// that are not defined are rejected.
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
-    /// Print one line per loaded rule too (default: only rejections and totals).
+    /// Print only the rejections and the totals (default: a line for every document).
     #[arg(long, short)]
-    verbose: bool,
+    quiet: bool,
 }
 
 /// Runs the lint; exit status 1 when a rule was rejected.
@@ -29,23 +30,63 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
     set.load_paths(&a.paths, &opts);
     set.compile_regexes();
     set.finish();
-    if a.verbose {
+    // One line per document, in file order: `loaded` with its id and title, `rejected` with
+    // its id (or title) and the reason.
+    let mut lines: Vec<(&std::path::Path, String)> = Vec::new();
+    let id = |id: Option<&String>| id.map_or("-", String::as_str).to_owned();
+    if !a.quiet {
         for r in &set.rules {
-            println!(
-                "loaded\t{}\t{}\t{}",
-                r.file.display(),
-                r.rule.meta.id.as_deref().unwrap_or("-"),
-                r.rule.meta.title
-            );
+            let m = &r.rule.meta;
+            lines.push((
+                &r.file,
+                format!(
+                    "loaded\t{}\t{}\t{}",
+                    r.file.display(),
+                    id(m.id.as_ref()),
+                    m.title
+                ),
+            ));
+        }
+        for c in &set.correlations {
+            let m = &c.rule.meta;
+            lines.push((
+                &c.file,
+                format!(
+                    "loaded\t{}\t{}\t{} (correlation)",
+                    c.file.display(),
+                    id(m.id.as_ref()),
+                    m.title
+                ),
+            ));
+        }
+        for (f, file) in &set.filters {
+            let m = &f.meta;
+            lines.push((
+                file,
+                format!(
+                    "loaded\t{}\t{}\t{} (filter)",
+                    file.display(),
+                    id(m.id.as_ref()),
+                    m.title
+                ),
+            ));
         }
     }
     for e in &set.errors {
-        println!(
-            "rejected\t{}\t{}\t{}",
-            e.file.display(),
-            e.id.as_deref().unwrap_or("-"),
-            e.error
-        );
+        lines.push((
+            &e.file,
+            format!(
+                "rejected\t{}\t{}\t{}",
+                e.file.display(),
+                id(e.id.as_ref()),
+                e.error
+            ),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = std::io::stdout().lock();
+    for (_, line) in &lines {
+        writeln!(out, "{line}")?;
     }
     let t1 = t0.elapsed();
     let win = Plan::compile(&set, Pipeline::windows());
@@ -58,7 +99,8 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
             t0.elapsed() - t2
         );
     }
-    println!(
+    writeln!(
+        out,
         "{} files; {} rules, {} correlations, {} filters; active on Windows event logs: {} rules; on ECS documents: {} rules",
         set.files,
         set.rules.len(),
@@ -66,8 +108,13 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
         set.filters.len(),
         win.stats().active_rules,
         ecs.stats().active_rules
-    );
-    println!("{} loaded, {} rejected", set.loaded(), set.errors.len());
+    )?;
+    writeln!(
+        out,
+        "{} loaded, {} rejected",
+        set.loaded(),
+        set.errors.len()
+    )?;
     Ok(if set.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

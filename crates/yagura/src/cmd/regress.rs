@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Deserialize;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use yagura_ingest::{discover, Item, ReadOptions};
@@ -55,6 +56,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read manifest {}", a.manifest.display()))?;
     let base = a.manifest.parent().unwrap_or(Path::new("."));
     let (mut passed, mut failed) = (0u64, 0u64);
+    let mut out = std::io::stdout().lock();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -62,7 +64,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         let case: TestCase = match serde_json::from_str(line) {
             Ok(c) => c,
             Err(e) => {
-                println!("FAIL line {}: not a test case: {e}", n + 1);
+                writeln!(out, "FAIL line {}: not a test case: {e}", n + 1)?;
                 failed += 1;
                 continue;
             }
@@ -71,23 +73,25 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         if outcome.problems.is_empty() && outcome.matches == case.match_count {
             passed += 1;
             if !a.quiet {
-                println!(
+                writeln!(
+                    out,
                     "PASS {} ({}/{})",
                     case.name, outcome.matches, case.match_count
-                );
+                )?;
             }
         } else {
             failed += 1;
-            println!(
+            writeln!(
+                out,
                 "FAIL {}: got {}, expected {}",
                 case.name, outcome.matches, case.match_count
-            );
+            )?;
             for p in &outcome.problems {
-                println!("    {p}");
+                writeln!(out, "    {p}")?;
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    writeln!(out, "{passed} passed, {failed} failed")?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
