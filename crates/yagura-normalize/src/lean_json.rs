@@ -104,6 +104,29 @@ impl<'de> Lean<'de> {
         }
     }
 
+    /// Before each member of an object or array whose opening bracket was read: false (and the
+    /// bracket consumed) at its `close`, else true, with the `,` between members consumed.
+    fn next_member(&mut self, close: u8, first: &mut bool) -> Result<bool> {
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(false);
+        }
+        if !std::mem::take(first) {
+            self.expect(b',')?;
+            self.skip_ws();
+        }
+        Ok(true)
+    }
+
+    /// Reads the string at `pos` and hands it to `visitor`.
+    fn visit_string<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        match self.string()? {
+            Str::Input(s) => visitor.visit_borrowed_str(s),
+            Str::Scratch => visitor.visit_str(&self.scratch),
+        }
+    }
+
     fn literal(&mut self, word: &str) -> Result<()> {
         if self.text[self.pos..].starts_with(word) {
             self.pos += word.len();
@@ -261,10 +284,7 @@ impl<'de> de::Deserializer<'de> for &mut Lean<'de> {
                 self.depth -= 1;
                 v
             }
-            b'"' => match self.string()? {
-                Str::Input(s) => visitor.visit_borrowed_str(s),
-                Str::Scratch => visitor.visit_str(&self.scratch),
-            },
+            b'"' => self.visit_string(visitor),
             b'-' | b'0'..=b'9' => self.number(visitor),
             b't' => {
                 self.literal("true")?;
@@ -299,14 +319,8 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
     type Error = GiveUp;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        self.de.skip_ws();
-        if self.de.peek() == Some(b'}') {
-            self.de.pos += 1;
+        if !self.de.next_member(b'}', &mut self.first)? {
             return Ok(None);
-        }
-        if !std::mem::take(&mut self.first) {
-            self.de.expect(b',')?;
-            self.de.skip_ws();
         }
         if self.de.peek() != Some(b'"') {
             return Err(GiveUp);
@@ -330,13 +344,8 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     type Error = GiveUp;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        self.de.skip_ws();
-        if self.de.peek() == Some(b']') {
-            self.de.pos += 1;
+        if !self.de.next_member(b']', &mut self.first)? {
             return Ok(None);
-        }
-        if !std::mem::take(&mut self.first) {
-            self.de.expect(b',')?;
         }
         seed.deserialize(&mut *self.de).map(Some)
     }
@@ -351,10 +360,7 @@ impl<'de> de::Deserializer<'de> for Key<'_, 'de> {
     type Error = GiveUp;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.de.string()? {
-            Str::Input(s) => visitor.visit_borrowed_str(s),
-            Str::Scratch => visitor.visit_str(&self.de.scratch),
-        }
+        self.de.visit_string(visitor)
     }
 
     forward_to_deserialize_any! {

@@ -5,6 +5,7 @@ use clap::Args;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use yagura_sigma::rule::Meta;
 use yagura_sigma::{Pipeline, Plan, RuleSet};
 
 /// Arguments of `rules lint`.
@@ -35,41 +36,18 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
     let mut lines: Vec<(&std::path::Path, String)> = Vec::new();
     let id = |id: Option<&String>| id.map_or("-", String::as_str).to_owned();
     if !a.quiet {
+        let loaded = |file: &std::path::Path, meta: &Meta, kind: &str| {
+            let (id, title) = (id(meta.id.as_ref()), &meta.title);
+            format!("loaded\t{}\t{id}\t{title}{kind}", file.display())
+        };
         for r in &set.rules {
-            let m = &r.rule.meta;
-            lines.push((
-                &r.file,
-                format!(
-                    "loaded\t{}\t{}\t{}",
-                    r.file.display(),
-                    id(m.id.as_ref()),
-                    m.title
-                ),
-            ));
+            lines.push((&r.file, loaded(&r.file, &r.rule.meta, "")));
         }
         for c in &set.correlations {
-            let m = &c.rule.meta;
-            lines.push((
-                &c.file,
-                format!(
-                    "loaded\t{}\t{}\t{} (correlation)",
-                    c.file.display(),
-                    id(m.id.as_ref()),
-                    m.title
-                ),
-            ));
+            lines.push((&c.file, loaded(&c.file, &c.rule.meta, " (correlation)")));
         }
         for (f, file) in &set.filters {
-            let m = &f.meta;
-            lines.push((
-                file,
-                format!(
-                    "loaded\t{}\t{}\t{} (filter)",
-                    file.display(),
-                    id(m.id.as_ref()),
-                    m.title
-                ),
-            ));
+            lines.push((file, loaded(file, &f.meta, " (filter)")));
         }
     }
     for e in &set.errors {
