@@ -20,20 +20,29 @@ pub struct LazyRegex(Arc<Inner>);
 
 struct Inner {
     text: String,
+    /// A literal every match contains (see [`crate::regex_gate`]), found from the syntax tree
+    /// parsed for the check.
+    required: Option<String>,
     compiled: OnceLock<Result<regex::Regex, String>>,
 }
 
 impl LazyRegex {
     /// Checks the syntax of `text` as the regex crate reads it; the error is its message.
     pub fn new(text: String) -> Result<Self, String> {
-        regex_syntax::ParserBuilder::new()
+        let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(&text)
             .map_err(|e| regex::Error::Syntax(e.to_string()).to_string())?;
         Ok(Self(Arc::new(Inner {
+            required: crate::regex_gate::required_literal(&hir),
             text,
             compiled: OnceLock::new(),
         })))
+    }
+
+    /// A literal (lower-cased) that every match contains, if there is one of 2 bytes or more.
+    pub fn required_literal(&self) -> Option<&str> {
+        self.0.required.as_deref()
     }
 
     /// The pattern text (flags folded in as `(?i)` etc.).

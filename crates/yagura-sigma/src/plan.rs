@@ -452,10 +452,9 @@ impl Builder<'_> {
             },
             // A regex whose matches all contain some literal is only run when the field
             // automaton has seen that literal.
-            Matcher::Regex(r) if fid.is_some() => (
-                PredKind::Lazy,
-                crate::regex_gate::required_literal(r.as_str()),
-            ),
+            Matcher::Regex(r) if fid.is_some() => {
+                (PredKind::Lazy, r.required_literal().map(str::to_owned))
+            }
             _ => (PredKind::Lazy, None),
         };
         let id = self.preds.len() as PredId;

@@ -4,11 +4,11 @@
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// The most selective literal (lower-cased, at least 2 bytes; longer first, then with more
-/// punctuation, which is rarer in logs than letters) that every match of `pattern` contains,
-/// compared case-insensitively. `None` when there is none or the pattern does not parse.
-pub fn required_literal(pattern: &str) -> Option<String> {
-    let hir = regex_syntax::parse(pattern).ok()?;
-    let best = required(&hir)?;
+/// punctuation, which is rarer in logs than letters) that every match of the parsed regex `hir`
+/// contains, compared case-insensitively. `None` when there is none. Computed once per regex,
+/// when it is syntax-checked (see [`crate::lazy_regex`]).
+pub fn required_literal(hir: &Hir) -> Option<String> {
+    let best = required(hir)?;
     (best.len() >= 2).then_some(best)
 }
 
@@ -95,7 +95,10 @@ fn required(h: &Hir) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::required_literal;
+    /// The required literal of `pattern`, parsed.
+    fn required_literal(pattern: &str) -> Option<String> {
+        super::required_literal(&regex_syntax::parse(pattern).ok()?)
+    }
 
     #[test]
     fn finds_required_literals() {
