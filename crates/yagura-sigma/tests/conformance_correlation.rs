@@ -109,6 +109,88 @@ fn cr_value_sum_avg_percentile() {
 }
 
 #[test]
+fn cr_value_percentile_interpolates_between_closest_ranks() {
+    // [CR Value Percentile] with `percentile: P`: linear interpolation between the closest ranks
+    // (numpy's default), rank P/100·(n−1). A range condition is decided when the window closes,
+    // so the alert carries the percentile of all the group's values.
+    let base = "title: Transfer\nname: transfer\nlogsource: {product: test}\ndetection:\n  sel: {Action: send}\n  condition: sel\n";
+    let ev = |b: i64| json!({"Action": "send", "Host": "h1", "Bytes": b});
+    let rule = |p: u32| {
+        format!("{base}---\ntitle: P{p}\ncorrelation:\n  type: value_percentile\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 1h\n  condition: {{field: Bytes, percentile: {p}, gte: 0, lte: 1000000}}\n")
+    };
+    let value = |p: u32, bytes: &[i64]| {
+        let evs: Vec<_> = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| (i as i64, ev(b)))
+            .collect();
+        let alerts = correlate(&rule(p), &evs).1;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        alerts[0].value
+    };
+    // Even counts: the median of [10, 90] is 50 (nearest rank rounding gave 90).
+    assert_eq!(value(50, &[90, 10]), 50.0);
+    assert_eq!(value(50, &[40, 10, 30, 20]), 25.0);
+    assert_eq!(value(25, &[10, 90]), 30.0);
+    // Odd counts: the median is the middle value; P75 of [10, 20, 90] lies halfway from 20 to 90.
+    assert_eq!(value(50, &[90, 10, 20]), 20.0);
+    assert_eq!(value(75, &[10, 20, 90]), 55.0);
+    // Ends: P0 is the smallest value, P100 the largest.
+    assert_eq!(value(0, &[10, 20, 90]), 10.0);
+    assert_eq!(value(100, &[10, 20, 90]), 90.0);
+    // The threshold applies to the interpolated value.
+    let median_over_60 = format!("{base}---\ntitle: Median\ncorrelation:\n  type: value_percentile\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 1h\n  condition: {{field: Bytes, percentile: 50, gt: 60, lte: 1000000}}\n");
+    assert!(correlate(&median_over_60, &[(0, ev(10)), (1, ev(90))])
+        .1
+        .is_empty());
+    // A percentile outside 0–100 is rejected.
+    assert!(rejection(&rule(150)).contains("between 0 and 100"));
+}
+
+#[test]
+fn cr_events_missing_a_group_by_field_belong_to_no_group() {
+    // [CR group-by]: events are counted together when all group-by values are equal; an event
+    // that lacks a group-by field (absent or null) belongs to no group (as pySigma's SQL), while
+    // an explicit empty string is a value of its own.
+    let yaml = format!("{FAILED}---\ntitle: Brute force\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [TargetUserName]\n  timespan: 60s\n  condition: {{gte: 3}}\n");
+    let missing = || json!({"EventID": 4625, "IpAddress": "1.1.1.1"});
+    let null = || json!({"EventID": 4625, "IpAddress": "1.1.1.1", "TargetUserName": null});
+    let empty = || json!({"EventID": 4625, "IpAddress": "1.1.1.1", "TargetUserName": ""});
+    // Events without the field form no group, so they never fire.
+    let (_, alerts, _) = correlate(
+        &yaml,
+        &[(0, missing()), (1, null()), (2, missing()), (3, null())],
+    );
+    assert!(alerts.is_empty(), "{alerts:?}");
+    // Explicit empty strings are one group of their own...
+    let alerts = correlate(&yaml, &[(0, empty()), (1, empty()), (2, empty())]).1;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0].group,
+        vec![("TargetUserName".to_string(), String::new())]
+    );
+    // ...that events lacking the field do not join.
+    let mixed = [(0, empty()), (1, missing()), (2, empty()), (3, null())];
+    assert!(correlate(&yaml, &mixed).1.is_empty());
+    // With several group-by fields, lacking any one of them is enough to belong to no group.
+    let two = format!("{FAILED}---\ntitle: Brute force\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [IpAddress, TargetUserName]\n  timespan: 60s\n  condition: {{gte: 2}}\n");
+    assert!(correlate(&two, &[(0, missing()), (1, missing())])
+        .1
+        .is_empty());
+    let alerts = correlate(
+        &two,
+        &[
+            (0, missing()),
+            (1, fail("1.1.1.1", "a")),
+            (2, fail("1.1.1.1", "a")),
+        ],
+    )
+    .1;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].events, 2);
+}
+
+#[test]
 fn cr_value_percentile_rare_value_share() {
     // [CR Value Percentile] spec example: a value seen in ≤ N percent of the group's events
     // (decided when the window closes: an upper bound).

@@ -180,10 +180,12 @@ impl CaptureSpec {
         let mut values = Vec::new();
         for f in need {
             let names = self.field_names.get(f);
-            let found = names
-                .into_iter()
-                .flatten()
-                .find_map(|n| rec.get(n).map(|x| x.value.to_string()));
+            // An explicit null is no value (as SQL's NULL): the event lacks the field.
+            let found = names.into_iter().flatten().find_map(|n| {
+                rec.get_all(n)
+                    .find(|x| x.kind != yagura_event::Kind::Null)
+                    .map(|x| x.value.to_string())
+            });
             if let Some(v) = found {
                 values.push((f.clone(), v));
             }
@@ -359,12 +361,17 @@ impl Correlator {
         let span = st.rule.timespan_ms;
         let sliding = st.rule.condition.decides_on_arrival();
         let names = &st.ref_names[pos];
-        let key: Vec<String> = st
+        // An event that lacks a group-by field belongs to no group (pySigma's SQL); an explicit
+        // empty string is a value of its own.
+        let Some(key) = st
             .rule
             .group_by
             .iter()
-            .map(|g| lookup(&resolve_alias(&st.rule, g, names)).unwrap_or_default())
-            .collect();
+            .map(|g| lookup(&resolve_alias(&st.rule, g, names)))
+            .collect::<Option<Vec<String>>>()
+        else {
+            return;
+        };
         let value = st
             .rule
             .condition
@@ -566,8 +573,7 @@ fn measure(rule: &CorrelationRule, w: &Window) -> f64 {
                     return f64::NAN;
                 }
                 n.sort_by(f64::total_cmp);
-                let rank = ((p / 100.0) * (n.len() as f64 - 1.0)).round() as usize;
-                n[rank.min(n.len() - 1)]
+                percentile(&n, p)
             }
             None => {
                 // Spec example: how rare the newest value is, as the percentage of the group's
@@ -583,5 +589,43 @@ fn measure(rule: &CorrelationRule, w: &Window) -> f64 {
                 100.0 * same as f64 / w.entries.len() as f64
             }
         },
+    }
+}
+
+/// The `p`-th percentile (0–100) of sorted values, interpolated linearly between the closest
+/// ranks (numpy's default, Excel's `PERCENTILE.INC`): rank `p/100·(n−1)`, so the median of
+/// [10, 90] is 50. `NaN` for no values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return f64::NAN;
+    };
+    let rank = (p / 100.0).clamp(0.0, 1.0) * last as f64;
+    let lo = (rank.floor() as usize).min(last);
+    let hi = (rank.ceil() as usize).min(last);
+    let frac = rank - lo as f64;
+    if lo == hi || frac == 0.0 {
+        return sorted[lo];
+    }
+    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentile_interpolates_between_closest_ranks() {
+        // Even count: the median lies halfway between the middle two values.
+        assert_eq!(percentile(&[10.0, 90.0], 50.0), 50.0);
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.5);
+        assert!((percentile(&[1.0, 2.0, 3.0, 4.0], 90.0) - 3.7).abs() < 1e-9);
+        // Odd count: the median is the middle value.
+        assert_eq!(percentile(&[1.0, 5.0, 100.0], 50.0), 5.0);
+        assert_eq!(percentile(&[1.0, 5.0, 100.0], 75.0), 52.5);
+        // Ends and out-of-range percentiles.
+        assert_eq!(percentile(&[3.0, 7.0], 0.0), 3.0);
+        assert_eq!(percentile(&[3.0, 7.0], 100.0), 7.0);
+        assert_eq!(percentile(&[4.0], 37.0), 4.0);
+        assert!(percentile(&[], 50.0).is_nan());
     }
 }

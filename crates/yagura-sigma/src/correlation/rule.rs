@@ -295,6 +295,9 @@ fn parse_condition(
             "condition needs one of gt, gte, lt, lte, eq, neq".into()
         ));
     }
+    if cond.percentile.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+        return Err(err("'percentile' must be between 0 and 100".into()));
+    }
     if cond.ops.len() > 2 {
         return Err(err(
             "condition allows at most two comparisons (a range)".into()
