@@ -284,20 +284,21 @@ impl Plan {
                         .any(|i| rec.value_at(i).is_some_and(|(_, k)| k == Kind::Null));
             }
             Matcher::FieldRef { mode, cased, .. } => {
-                let Some(rf) = pred.ref_field else {
-                    return false;
-                };
-                if !present || s.slot_stamp[rf as usize] != s.gen {
+                if !present {
                     return false;
                 }
-                return self.chain(s, fid).any(|i| {
-                    self.chain(s, rf)
-                        .any(|j| match (rec.value_at(i), rec.value_at(j)) {
-                            (Some((a, _)), Some((b, _))) => {
-                                Matcher::matches_ref(*mode, *cased, a, b)
-                            }
-                            _ => false,
-                        })
+                // Any value of any event field the referenced Sigma field maps to (`chain` is
+                // empty for a field the event lacks).
+                return pred.ref_fields.iter().any(|&rf| {
+                    self.chain(s, fid).any(|i| {
+                        self.chain(s, rf)
+                            .any(|j| match (rec.value_at(i), rec.value_at(j)) {
+                                (Some((a, _)), Some((b, _))) => {
+                                    Matcher::matches_ref(*mode, *cased, a, b)
+                                }
+                                _ => false,
+                            })
+                    })
                 });
             }
             _ => {}

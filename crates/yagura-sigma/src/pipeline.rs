@@ -99,8 +99,9 @@ pub struct Pipeline {
     /// Renames for every rule.
     #[serde(default)]
     pub fieldmappings: FieldMap,
-    /// Prefix for Sigma fields that no mapping names (e.g. `winlog.event_data.`), tried besides
-    /// the mapped names. Empty: unmapped fields keep their names.
+    /// Prefix for Sigma fields that no mapping names (e.g. `winlog.event_data.`): such a field is
+    /// looked up under its own name and under the prefixed name (an addition, not a
+    /// replacement). Empty: unmapped fields keep their names only.
     #[serde(default)]
     pub unmapped_prefix: String,
     /// Logsource entries.
@@ -195,11 +196,13 @@ impl Pipeline {
         self
     }
 
-    /// Event field names for a Sigma field under an entry (entry map, then global map, then the
-    /// unmapped prefix).
+    /// Event field names for a Sigma field under an entry (entry map, then global map; a field
+    /// neither names keeps its own name and, with an unmapped prefix, also gets the prefixed
+    /// name). Several names are ORed.
     pub fn map_field(&self, entry: Option<&LogsourceEntry>, field: &str) -> Vec<String> {
         let mut name = field.to_string();
-        if let Some(m) = entry.and_then(|e| e.fieldmappings.get(field)) {
+        let entry_mapped = entry.and_then(|e| e.fieldmappings.get(field));
+        if let Some(m) = entry_mapped {
             let t = m.texts();
             if t.len() != 1 {
                 return t;
@@ -209,8 +212,9 @@ impl Pipeline {
         if let Some(m) = self.fieldmappings.get(&name) {
             return m.texts();
         }
-        if !self.unmapped_prefix.is_empty() {
-            return vec![format!("{}{}", self.unmapped_prefix, name)];
+        if entry_mapped.is_none() && !self.unmapped_prefix.is_empty() {
+            let prefixed = format!("{}{}", self.unmapped_prefix, name);
+            return vec![name, prefixed];
         }
         vec![name]
     }

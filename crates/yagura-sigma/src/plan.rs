@@ -42,8 +42,8 @@ pub(crate) struct Pred {
     /// Event field; `None` for keyword predicates (every value of the event).
     pub field: Option<FieldId>,
     pub matcher: Matcher,
-    /// Field id of a `fieldref` target.
-    pub ref_field: Option<FieldId>,
+    /// Field ids of a `fieldref` target (every event field its Sigma name maps to).
+    pub ref_fields: Box<[FieldId]>,
     pub kind: PredKind,
     /// For gated predicates: the lower-case literal every match contains.
     pub gate: Option<String>,
@@ -423,12 +423,14 @@ impl Builder<'_> {
 
     fn pred(&mut self, field: Option<&str>, matcher: &Matcher) -> PredId {
         let fid = field.map(|f| self.field(f));
-        let ref_field = match matcher {
-            Matcher::FieldRef { field, .. } => {
-                let mapped = self.pipeline.map_field(None, field);
-                Some(self.field(&mapped[0]))
-            }
-            _ => None,
+        let ref_fields: Box<[FieldId]> = match matcher {
+            Matcher::FieldRef { field, .. } => self
+                .pipeline
+                .map_field(None, field)
+                .iter()
+                .map(|n| self.field(n))
+                .collect(),
+            _ => Box::default(),
         };
         let key = (
             fid,
@@ -461,7 +463,7 @@ impl Builder<'_> {
         self.preds.push(Pred {
             field: fid,
             matcher: matcher.clone(),
-            ref_field,
+            ref_fields,
             kind,
             gate,
             members: Box::default(),
@@ -483,7 +485,7 @@ impl Builder<'_> {
         self.preds.push(Pred {
             field: fid,
             matcher,
-            ref_field: None,
+            ref_fields: Box::default(),
             kind: PredKind::Literal,
             gate: None,
             members: members.into(),

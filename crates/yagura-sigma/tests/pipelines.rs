@@ -63,3 +63,222 @@ fn ecs_pipeline_maps_field_names_and_logsources() {
     mac["host.os.type"] = json!("macos");
     assert!(!fires(LINUX_RULE, e, mac));
 }
+
+fn sigmahq_rule(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma/rules");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn ecs_pipeline_looks_unmapped_fields_up_under_their_own_name_and_the_prefix() {
+    // `unmapped_prefix: winlog.event_data.` is an addition: a Sigma field no mapping names is
+    // read under its own name (any ECS or custom JSON document) and under the prefix (Winlogbeat).
+    let e = Pipeline::ecs();
+    assert_eq!(
+        e.map_field(None, "message"),
+        ["message", "winlog.event_data.message"]
+    );
+    let auth = "title: Root login failure\nlogsource: {product: linux, service: auth}\ndetection:\n  sel:\n    message|contains: 'Failed password'\n    user: root\n  condition: sel\n";
+    let own = json!({"event.dataset": "system.auth", "user": "root",
+        "message": "sshd[42]: Failed password for root from 203.0.113.9 port 22 ssh2"});
+    assert!(fires(auth, e, own.clone()));
+    let prefixed = json!({"event.dataset": "system.auth", "winlog.event_data.user": "root",
+        "winlog.event_data.message": "Failed password for root"});
+    assert!(fires(auth, e, prefixed));
+    let mut other_user = own.clone();
+    other_user["user"] = json!("alice");
+    assert!(!fires(auth, e, other_user));
+    let mut other_dataset = own;
+    other_dataset["event.dataset"] = json!("nginx.access");
+    assert!(!fires(auth, e, other_dataset));
+    // fieldref reads the referenced field under either name.
+    let same = "title: Same user\nlogsource: {product: linux, service: auth}\ndetection:\n  sel: {SourceUser|fieldref: TargetUser}\n  condition: sel\n";
+    assert!(fires(
+        same,
+        e,
+        json!({"event.dataset": "system.auth", "SourceUser": "bob", "TargetUser": "bob"})
+    ));
+    assert!(fires(
+        same,
+        e,
+        json!({"event.dataset": "system.auth", "SourceUser": "bob", "winlog.event_data.TargetUser": "bob"})
+    ));
+    assert!(!fires(
+        same,
+        e,
+        json!({"event.dataset": "system.auth", "SourceUser": "bob", "TargetUser": "eve"})
+    ));
+    // `null` on an unmapped field: absent under both names.
+    let no_tty = "title: No tty\nlogsource: {product: linux, service: auth}\ndetection:\n  sel: {tty: null}\n  condition: sel\n";
+    assert!(fires(no_tty, e, json!({"event.dataset": "system.auth"})));
+    assert!(!fires(
+        no_tty,
+        e,
+        json!({"event.dataset": "system.auth", "tty": "pts/0"})
+    ));
+    assert!(!fires(
+        no_tty,
+        e,
+        json!({"event.dataset": "system.auth", "winlog.event_data.tty": "pts/0"})
+    ));
+    // Windows events in ECS still find their EventData fields under the prefix.
+    let logon = "title: Interactive logon process\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 4624, LogonProcessName: User32}\n  condition: sel\n";
+    let winlogbeat = json!({"winlog.channel": "Security", "event.code": "4624",
+        "winlog.event_data.LogonProcessName": "User32"});
+    assert!(fires(logon, e, winlogbeat.clone()));
+    let mut advapi = winlogbeat;
+    advapi["winlog.event_data.LogonProcessName"] = json!("Advapi");
+    assert!(!fires(logon, e, advapi));
+}
+
+#[test]
+fn ecs_pipeline_maps_sigmahq_web_rules_to_ecs_http_fields() {
+    // SigmaHQ webserver rules (W3C field names) on an ECS access-log document as the nginx and
+    // apache parsers write it: url.original is the request target, url.path and url.query its
+    // parts.
+    let e = Pipeline::ecs();
+    let access = |method: &str, target: &str, ua: &str| {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let mut d = json!({"event.category": "web", "http.request.method": method,
+            "url.original": target, "url.path": path, "http.response.status_code": 200,
+            "http.version": "1.1", "user_agent.original": ua, "source.ip": "203.0.113.9"});
+        if !query.is_empty() {
+            d["url.query"] = json!(query);
+        }
+        d
+    };
+    // cs-method + cs-uri-query|endswith, where the rule puts path text in cs-uri-query.
+    let f5 = sigmahq_rule("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml");
+    assert!(fires(
+        &f5,
+        e,
+        access("POST", "/mgmt/tm/util/bash", "curl/8.5")
+    ));
+    assert!(!fires(
+        &f5,
+        e,
+        access("GET", "/mgmt/tm/util/bash", "curl/8.5")
+    ));
+    // The same fields on a document that is not a web event: the logsource keeps it out.
+    let mut proc = access("POST", "/mgmt/tm/util/bash", "curl/8.5");
+    proc["event.category"] = json!("process");
+    assert!(!fires(&f5, e, proc));
+    // cs-uri-query|contains over the query string.
+    let traversal =
+        sigmahq_rule("web/webserver_generic/web_path_traversal_exploitation_attempt.yml");
+    assert!(fires(
+        &traversal,
+        e,
+        access(
+            "GET",
+            "/cgi-bin/view?file=../../../etc/passwd",
+            "Mozilla/5.0"
+        )
+    ));
+    assert!(!fires(
+        &traversal,
+        e,
+        access("GET", "/index.html?file=a", "Mozilla/5.0")
+    ));
+    // cs-user-agent.
+    let ua = sigmahq_rule("web/webserver_generic/web_susp_useragents.yml");
+    assert!(fires(
+        &ua,
+        e,
+        access("GET", "/", "sqlmap/1.7.2#stable (https://sqlmap.org)")
+    ));
+    assert!(!fires(&ua, e, access("GET", "/", "Mozilla/5.0")));
+    // A query-string rule: cs-uri-stem + cs-uri-query|startswith (url.path, url.query).
+    let stem_query = "title: Webshell command
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem|endswith: '.jsp'
+    cs-uri-query|startswith: 'cmd='
+    c-ip|cidr: 203.0.113.0/24
+    sc-status: 200
+  condition: sel
+";
+    assert!(fires(
+        stem_query,
+        e,
+        access("GET", "/irj/shell.jsp?cmd=id", "curl")
+    ));
+    assert!(!fires(
+        stem_query,
+        e,
+        access("GET", "/irj/shell.jsp?x=1&cmd=id", "curl")
+    ));
+    assert!(!fires(
+        stem_query,
+        e,
+        access("GET", "/irj/shell.php?cmd=id", "curl")
+    ));
+    // Proxy and DNS names.
+    let proxy = "title: Proxy
+logsource: {category: proxy}
+detection:
+  sel: {c-uri|contains: '/checkupdate.php', c-useragent: 'Mozilla/4.0', cs-host: 'www.example.org', c-uri-extension: php}
+  condition: sel
+";
+    let req = json!({"event.category": "web", "url.original": "http://www.example.org/checkupdate.php?lng=en",
+        "url.domain": "www.example.org", "url.extension": "php", "user_agent.original": "Mozilla/4.0"});
+    assert!(fires(proxy, e, req));
+    let dns = "title: DNS
+logsource: {category: dns}
+detection:
+  sel: {query|endswith: '.oast.fun', record_type: TXT}
+  condition: sel
+";
+    let q = json!({"event.category": "network", "network.protocol": "dns",
+        "dns.question.name": "abc.oast.fun", "dns.question.type": "TXT"});
+    assert!(fires(dns, e, q));
+}
+
+#[test]
+fn ecs_pipeline_maps_network_and_zeek_field_names() {
+    let e = Pipeline::ecs();
+    let m = |f: &str| e.map_field(None, f);
+    for (sigma, ecs) in [
+        ("src_ip", "source.ip"),
+        ("dst_ip", "destination.ip"),
+        ("dst_port", "destination.port"),
+        ("id.orig_h", "source.ip"),
+        ("id.resp_h", "destination.ip"),
+        ("id.resp_p", "destination.port"),
+        ("uri", "url.original"),
+        ("method", "http.request.method"),
+        ("user_agent", "user_agent.original"),
+        ("status_code", "http.response.status_code"),
+        ("answers", "dns.answers.data"),
+        ("qtype_name", "dns.question.type"),
+        ("cs-uri-stem", "url.path"),
+        ("cs-user-agent", "user_agent.original"),
+        ("cs-referer", "http.request.referrer"),
+        ("c-ip", "source.ip"),
+        ("User", "user.name"),
+        ("Image", "process.executable"),
+    ] {
+        assert_eq!(m(sigma), [ecs], "{sigma}");
+    }
+    assert_eq!(m("cs-uri-query"), ["url.query", "url.original"]);
+    let firewall = "title: Telnet
+logsource: {category: firewall}
+detection:
+  sel: {dst_port: 23, action: allow}
+  condition: sel
+";
+    // No ECS logsource entry serves firewall rules yet: the rule is loaded but inactive.
+    let set = common::rules(firewall);
+    assert_eq!(Plan::compile(&set, e).inactive_rules(), [0]);
+    // Linux network connection (Sysmon-for-Linux names) on an ECS network event.
+    let conn = "title: Conn
+logsource: {product: linux, category: network_connection}
+detection:
+  sel: {Image|endswith: '/nc', DestinationPort: 4444, DestinationIp|cidr: 198.51.100.0/24}
+  condition: sel
+";
+    let ev = json!({"event.category": "network", "host.os.type": "linux", "process.executable": "/usr/bin/nc",
+        "destination.ip": "198.51.100.7", "destination.port": 4444});
+    assert!(fires(conn, e, ev));
+}
