@@ -3,7 +3,10 @@
 //!
 //! **Owns:** recognising the document's [`Shape`] (EVTX/`evtx_dump` JSON, Winlogbeat, NXLog,
 //! anything else as ECS-style JSON), the Sigma Windows field names (`EventData` children by name,
-//! `System` attributes as `Tag_Attribute`, spaces removed) and parsing event timestamps.
+//! `System` attributes as `Tag_Attribute`, spaces removed), parsing event timestamps, and
+//! [`parse`]: raw log records (syslog, Linux auth, web access/error, iptables, DNS servers,
+//! Zeek, Suricata EVE, CloudTrail, Okta, Windows and other JSON) to flat ECS records, with
+//! source-type detection and the stored JSON form.
 //!
 //! **Must not:** read files or archives (that is `yagura-ingest`), evaluate rules or decide what
 //! a value means (that is `yagura-sigma`), or change values: text stays text, numbers keep their
@@ -31,6 +34,7 @@ mod ecs;
 mod evtx_json;
 mod lean_json;
 mod meta;
+pub mod parse;
 mod shape;
 mod time;
 mod value;

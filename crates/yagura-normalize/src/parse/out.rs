@@ -1,0 +1,228 @@
+//! Writing fields: numbers, IP checks, timestamps, and the stored JSON form ([`write_json`]).
+
+use std::fmt::Write as _;
+
+use yagura_event::{Kind, Record};
+
+use super::time::Rfc3339;
+
+/// Pushes the fields every event has first: `@timestamp` and `event.original`.
+pub(crate) fn head(rec: &mut Record, ts: i64, raw: &str) {
+    rec.push_fmt("@timestamp", Kind::Str, format_args!("{}", Rfc3339(ts)));
+    rec.push("event.original", Kind::Str, raw);
+}
+
+/// `event.kind`, `event.module`, `event.dataset`.
+pub(crate) fn dataset(rec: &mut Record, module: &str, dataset: &str) {
+    rec.push("event.kind", Kind::Str, "event");
+    rec.push("event.module", Kind::Str, module);
+    rec.push("event.dataset", Kind::Str, dataset);
+}
+
+/// True for an unsigned decimal integer in its canonical JSON form (`0`, `42`, no leading zero),
+/// optionally negative.
+pub(crate) fn is_int(s: &str) -> bool {
+    let d = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    !d.is_empty()
+        && d.len() <= 18
+        && d.iter().all(u8::is_ascii_digit)
+        && (d.len() == 1 || d[0] != b'0')
+}
+
+thread_local! {
+    static NUM_BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// True when `s` is a JSON number that `serde_json` writes back as the same text (so the
+/// stored form reads back to the same [`Record`]).
+pub(crate) fn is_canonical_number(s: &str) -> bool {
+    if is_int(s) {
+        return true;
+    }
+    let b = s.as_bytes();
+    if b.is_empty()
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'e' | b'E' | b'+'))
+    {
+        return false;
+    }
+    let Ok(n) = serde_json::from_str::<serde_json::Number>(s) else {
+        return false;
+    };
+    NUM_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        let _ = write!(buf, "{n}");
+        *buf == s
+    })
+}
+
+/// Pushes an integer as a number (leading zeros dropped), or nothing when `value` is not one
+/// (`-`, empty).
+pub(crate) fn int(rec: &mut Record, key: &str, value: &str) {
+    if is_int(value) {
+        rec.push(key, Kind::Num, value);
+        return;
+    }
+    let v = value.as_bytes();
+    if !v.is_empty() && v.len() <= 18 && v.iter().all(u8::is_ascii_digit) {
+        let t = value.trim_start_matches('0');
+        rec.push(key, Kind::Num, if t.is_empty() { "0" } else { t });
+    }
+}
+
+/// Pushes text unless it is empty or `-` (the "no value" of most text logs).
+pub(crate) fn text(rec: &mut Record, key: &str, value: &str) {
+    if !value.is_empty() && value != "-" {
+        rec.push(key, Kind::Str, value);
+    }
+}
+
+/// True when `s` is an IPv4 or IPv6 address.
+pub(crate) fn is_ip(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_hexdigit() || *c == b':' => s.parse::<std::net::IpAddr>().is_ok(),
+        _ => false,
+    }
+}
+
+/// `source.ip` for an address, `source.domain` for a host name (`prefix` = `source`).
+pub(crate) fn addr(rec: &mut Record, prefix: &str, value: &str) {
+    if value.is_empty() || value == "-" {
+        return;
+    }
+    if is_ip(value) {
+        rec.push_parts(&[prefix, ".ip"], Kind::Str, value);
+    } else {
+        rec.push_parts(&[prefix, ".domain"], Kind::Str, value);
+    }
+}
+
+/// Writes `rec` as one JSON object with dotted keys: `{"source.ip":"1.2.3.4",...}`. A repeated
+/// key becomes one key with a JSON array of its values (in record order, at the place of its
+/// first occurrence); [`Kind::Num`] values are written as numbers, [`Kind::Bool`] and
+/// [`Kind::Null`] as such. Appends to `out`.
+///
+/// [`crate::flatten_ecs`] of the written text gives back the same fields (the same multiset of
+/// `(key, kind, value)`; `serde_json` objects are sorted by key, so the order between different
+/// keys is not kept).
+pub fn write_json(rec: &Record, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let n = rec.len();
+    let mut first = true;
+    for i in 0..n {
+        let Some(f) = rec.at(i) else { continue };
+        let seen_before = (0..i).any(|j| rec.at(j).is_some_and(|g| g.key == f.key));
+        if seen_before {
+            continue;
+        }
+        let repeats = (i + 1..n).any(|j| rec.at(j).is_some_and(|g| g.key == f.key));
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        json_str(f.key, out);
+        out.push(b':');
+        if repeats {
+            out.push(b'[');
+            json_value(f.value, f.kind, out);
+            for j in i + 1..n {
+                if let Some(g) = rec.at(j).filter(|g| g.key == f.key) {
+                    out.push(b',');
+                    json_value(g.value, g.kind, out);
+                }
+            }
+            out.push(b']');
+        } else {
+            json_value(f.value, f.kind, out);
+        }
+    }
+    out.push(b'}');
+}
+
+fn json_value(value: &str, kind: Kind, out: &mut Vec<u8>) {
+    match kind {
+        Kind::Num if is_canonical_number(value) => out.extend_from_slice(value.as_bytes()),
+        Kind::Bool if value == "true" || value == "false" => {
+            out.extend_from_slice(value.as_bytes())
+        }
+        Kind::Null => out.extend_from_slice(b"null"),
+        _ => json_str(value, out),
+    }
+}
+
+/// Writes `s` as a JSON string.
+pub(crate) fn json_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&b[start..i]);
+                let _ = write!(HexSink(out), "\\u{:04x}", c);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+struct HexSink<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for HexSink<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_round_trip() {
+        assert!(is_int("0") && is_int("42") && !is_int("042") && !is_int(""));
+        assert!(is_canonical_number("0.000435") && !is_canonical_number("3.10"));
+        let mut rec = Record::new();
+        rec.push("a.b", Kind::Str, "x\"y\n\u{1}");
+        rec.push("n", Kind::Num, "12");
+        rec.push("t", Kind::Str, "1");
+        rec.push("t", Kind::Str, "2");
+        rec.push("b", Kind::Bool, "true");
+        rec.push("z", Kind::Null, "");
+        let mut out = Vec::new();
+        write_json(&rec, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            r#"{"a.b":"x\"y\n\u0001","n":12,"t":["1","2"],"b":true,"z":null}"#
+        );
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut back = Record::new();
+        crate::flatten_ecs(&doc, &mut back).unwrap();
+        let sorted = |r: &Record| {
+            let mut v: Vec<_> = r
+                .fields()
+                .map(|f| (f.key.to_string(), f.kind, f.value.to_string()))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        assert_eq!(sorted(&rec), sorted(&back));
+    }
+}
