@@ -1,5 +1,5 @@
 //! `yagura`: the one binary. It only parses the command line and wires the library crates
-//! (collect → normalize → detect); all behaviour lives in those crates.
+//! (collect → normalize → store → detect); all behaviour lives in those crates.
 
 mod cmd;
 mod hunt;
@@ -29,6 +29,16 @@ struct Cli {
 enum Command {
     /// Hunt through EVTX and JSON logs (files, folders, zip/gzip archives) with Sigma rules.
     Hunt(cmd::hunt::HuntArgs),
+    /// Collect logs from shippers (syslog, HEC, _bulk, OTLP, NDJSON, files), normalize them to
+    /// ECS and store them; nothing acknowledged is lost.
+    Serve(cmd::serve::ServeArgs),
+    /// Print every stored event as one JSON line.
+    Dump(cmd::data::DumpArgs),
+    /// Records that could not be accepted: list or replay them.
+    Deadletter {
+        #[command(subcommand)]
+        command: cmd::data::DeadletterCommand,
+    },
     /// Rule tools: lint and regression tests.
     Rules {
         #[command(subcommand)]
@@ -48,6 +58,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hunt(a) => cmd::hunt::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Dump(a) => cmd::data::dump(a),
+        Command::Deadletter { command } => cmd::data::deadletter(command),
         Command::Rules {
             command: RulesCommand::Lint(a),
         } => cmd::lint::run(a),

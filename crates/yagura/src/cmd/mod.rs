@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod data;
 pub mod hunt;
 pub mod lint;
 pub mod regress;
+pub mod serve;
 
 /// Rule-loading options shared by the commands: placeholder values from `--placeholders FILE`.
 pub fn load_options(

@@ -1,0 +1,270 @@
+//! Records as the listeners received them, to ECS: the protocol envelopes (Splunk HEC's
+//! `{"event":…}`, OTLP log records) are opened, the record goes through [`crate::parse`], and
+//! where and when it arrived is added (`event.ingested`, `input.type`, `log.source.address`,
+//! `log.file.path`, `log.offset`, and `host.name` when the record names none).
+//!
+//! One [`Normalizer`] serves one consumer of the write-ahead log; it keeps a [`Parser`] per
+//! stream (a tailed file, a sender) so that stream state such as a Zeek `#fields` header
+//! carries from one line to the next.
+
+use crate::parse::{Outcome, Parser, SourceType};
+use serde_json::Value;
+use std::collections::HashMap;
+use yagura_event::{Kind, Record};
+
+/// Where and when a record arrived (the log's envelope, without depending on its crate).
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    /// Listener (`syslog-udp`, `syslog-tcp`, `syslog-tls`, `http`, `hec`, `bulk`, `otlp`, `tail`).
+    pub listener: &'a str,
+    /// Configured source type, or a HEC `sourcetype`, or `auto`.
+    pub source_type: &'a str,
+    /// Sender address.
+    pub peer: &'a str,
+    /// Host the sender named.
+    pub host: &'a str,
+    /// Tailed file, HEC channel, `_bulk` index.
+    pub stream: &'a str,
+    /// For tailed files, the offset after the record.
+    pub offset: u64,
+    /// Arrival time, Unix ms.
+    pub received_ms: i64,
+    /// The data is one JSON document (else one line of text).
+    pub json: bool,
+}
+
+/// Splunk source types, and other names senders use, for Yagura's source types.
+pub fn source_type_alias(name: &str) -> SourceType {
+    if let Some(t) = SourceType::parse_name(name) {
+        return t;
+    }
+    match name.to_ascii_lowercase().as_str() {
+        "linux_secure" | "linux:auth" | "auth" | "secure" | "sshd" => SourceType::LinuxAuth,
+        "syslog" | "linux_messages_syslog" | "rfc5424_syslog" => SourceType::Syslog,
+        "access_combined" | "access_common" | "access_combined_wcookie" | "nginx:plus:access" | "nginx" => SourceType::NginxAccess,
+        "apache:access" | "apache_access" => SourceType::ApacheAccess,
+        "apache_error" | "apache:error" => SourceType::ApacheError,
+        "nginx:error" => SourceType::NginxError,
+        "aws:cloudtrail" | "cloudtrail" => SourceType::CloudTrail,
+        "okta:im2:log" | "okta" | "okta:im:log" => SourceType::Okta,
+        "suricata" | "suricata:eve" => SourceType::SuricataEve,
+        "bro:dns:json" | "zeek:dns:json" | "bro_dns" | "zeek:dns" => SourceType::ZeekDns,
+        "bro:conn:json" | "zeek:conn:json" | "zeek:conn" => SourceType::ZeekConn,
+        "xmlwineventlog" | "wineventlog" | "winlogbeat" | "windows" => SourceType::Windows,
+        "_json" | "json" => SourceType::Json,
+        "iptables" | "linux:iptables" | "netfilter" => SourceType::Iptables,
+        "isc:bind:query" | "named" | "bind" => SourceType::BindQuery,
+        "dnsmasq" => SourceType::Dnsmasq,
+        _ => SourceType::Auto,
+    }
+}
+
+/// Turns arrivals into ECS records.
+#[derive(Default)]
+pub struct Normalizer {
+    parsers: HashMap<(String, String, String), Parser>,
+    scratch: String,
+}
+
+/// Parsers kept at most (one per stream); beyond, the map is cleared (stream state is only
+/// needed for Zeek headers, which are re-read per file).
+const MAX_STREAMS: usize = 4096;
+
+impl Normalizer {
+    /// A normalizer with no stream state yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn parser(&mut self, a: &Arrival<'_>, hint: SourceType) -> &mut Parser {
+        if self.parsers.len() >= MAX_STREAMS {
+            self.parsers.clear();
+        }
+        let key = (
+            a.listener.to_owned(),
+            if a.stream.is_empty() { a.peer } else { a.stream }.to_owned(),
+            hint.as_str().to_owned(),
+        );
+        self.parsers
+            .entry(key)
+            .or_insert_with(|| Parser::new(hint))
+    }
+
+    /// Normalizes one record into `rec` (cleared first). `Outcome::Skip` means there is no
+    /// event (a Zeek header line, an empty HEC event).
+    pub fn normalize(&mut self, a: &Arrival<'_>, data: &str, rec: &mut Record) -> Outcome {
+        let hint = source_type_alias(a.source_type);
+        let outcome = if a.listener == "hec" && a.json {
+            self.hec(a, hint, data, rec)
+        } else if a.json && (a.listener == "otlp" || a.source_type == "otlp") {
+            otlp(data, a.received_ms, rec)
+        } else if a.json {
+            match serde_json::from_str::<Value>(data) {
+                Ok(doc) => self.parser(a, hint).parse_json(&doc, data, a.received_ms, rec),
+                Err(_) => self.parser(a, hint).parse(data, a.received_ms, rec),
+            }
+        } else {
+            self.parser(a, hint).parse(data, a.received_ms, rec)
+        };
+        if matches!(outcome, Outcome::Event { .. }) {
+            self.arrival_fields(a, rec);
+        }
+        outcome
+    }
+
+    /// HEC: `{"event": "text" | {...}, "time": 1700000000.5, "host": "h", "fields": {...}}`.
+    fn hec(&mut self, a: &Arrival<'_>, hint: SourceType, data: &str, rec: &mut Record) -> Outcome {
+        let Ok(Value::Object(env)) = serde_json::from_str::<Value>(data) else {
+            return self.parser(a, hint).parse(data, a.received_ms, rec);
+        };
+        let received = env
+            .get("time")
+            .and_then(|t| match t {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.parse::<f64>().ok(),
+                _ => None,
+            })
+            .map_or(a.received_ms, |secs| (secs * 1000.0) as i64);
+        let outcome = match env.get("event") {
+            Some(Value::String(s)) => {
+                let s = s.clone();
+                self.parser(a, hint).parse(&s, received, rec)
+            }
+            Some(doc @ Value::Object(_)) => {
+                self.scratch.clear();
+                self.scratch.push_str(&doc.to_string());
+                let raw = std::mem::take(&mut self.scratch);
+                let o = self.parser(a, hint).parse_json(doc, &raw, received, rec);
+                self.scratch = raw;
+                o
+            }
+            Some(other) => {
+                let s = other.to_string();
+                self.parser(a, hint).parse(&s, received, rec)
+            }
+            None => Outcome::Skip,
+        };
+        if matches!(outcome, Outcome::Event { .. }) {
+            if let Some(Value::Object(fields)) = env.get("fields") {
+                for (k, v) in fields {
+                    push_scalar(rec, &format!("labels.{k}"), v);
+                }
+            }
+            for (k, ecs) in [("source", "log.file.path"), ("index", "splunk.index"), ("sourcetype", "splunk.sourcetype")] {
+                if let Some(Value::String(s)) = env.get(k) {
+                    if rec.get(ecs).is_none() {
+                        rec.push(ecs, Kind::Str, s);
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    fn arrival_fields(&self, a: &Arrival<'_>, rec: &mut Record) {
+        rec.push_fmt(
+            "event.ingested",
+            Kind::Str,
+            format_args!("{}", crate::parse::Rfc3339(a.received_ms)),
+        );
+        rec.push("input.type", Kind::Str, a.listener);
+        if !a.peer.is_empty() {
+            rec.push("log.source.address", Kind::Str, a.peer);
+        }
+        if a.listener == "tail" {
+            rec.push("log.file.path", Kind::Str, a.stream);
+            rec.push_fmt("log.offset", Kind::Num, format_args!("{}", a.offset));
+        } else if a.listener == "bulk" && !a.stream.is_empty() {
+            rec.push("data_stream.dataset", Kind::Str, a.stream);
+        }
+        if !a.host.is_empty() && rec.get("host.name").is_none() {
+            rec.push("host.name", Kind::Str, a.host);
+        }
+    }
+}
+
+fn push_scalar(rec: &mut Record, key: &str, v: &Value) {
+    match v {
+        Value::String(s) => rec.push(key, Kind::Str, s),
+        Value::Number(n) => rec.push_fmt(key, Kind::Num, format_args!("{n}")),
+        Value::Bool(b) => rec.push(key, Kind::Bool, if *b { "true" } else { "false" }),
+        Value::Null => rec.push(key, Kind::Null, ""),
+        Value::Array(items) => {
+            for i in items {
+                push_scalar(rec, key, i);
+            }
+        }
+        Value::Object(o) => {
+            for (k, v) in o {
+                push_scalar(rec, &format!("{key}.{k}"), v);
+            }
+        }
+    }
+}
+
+/// An OTLP log record (the document shape `yagura-collect` stores) to ECS: `message` (the
+/// body), `@timestamp`, `log.level`, `event.severity`, `trace.id`, `span.id`, resource
+/// attributes under their own (semantic-convention) names, record attributes under
+/// `attributes.*`, the scope as `otel.scope.*`.
+pub fn otlp(data: &str, received_ms: i64, rec: &mut Record) -> Outcome {
+    rec.clear();
+    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(data) else {
+        return Outcome::Skip;
+    };
+    let nanos = |k: &str| {
+        doc.get(k)
+            .and_then(|v| match v {
+                Value::String(s) => s.parse::<u64>().ok(),
+                Value::Number(n) => n.as_u64(),
+                _ => None,
+            })
+            .filter(|n| *n > 0)
+    };
+    let ts = nanos("timeUnixNano")
+        .or_else(|| nanos("observedTimeUnixNano"))
+        .map_or(received_ms, |n| (n / 1_000_000) as i64);
+    rec.push_fmt("@timestamp", Kind::Str, format_args!("{}", crate::parse::Rfc3339(ts)));
+    rec.push("event.original", Kind::Str, data);
+    rec.push("event.kind", Kind::Str, "event");
+    rec.push("event.module", Kind::Str, "otel");
+    rec.push("event.dataset", Kind::Str, "otel.logs");
+    match doc.get("body") {
+        Some(Value::String(s)) => rec.push("message", Kind::Str, s),
+        Some(Value::Null) | None => {}
+        Some(other) => {
+            rec.push("message", Kind::Str, &other.to_string());
+            push_scalar(rec, "otel.body", other);
+        }
+    }
+    if let Some(Value::String(s)) = doc.get("severityText") {
+        rec.push("log.level", Kind::Str, &s.to_ascii_lowercase());
+    }
+    if let Some(Value::Number(n)) = doc.get("severityNumber") {
+        rec.push_fmt("event.severity", Kind::Num, format_args!("{n}"));
+    }
+    for (k, ecs) in [("traceId", "trace.id"), ("spanId", "span.id")] {
+        if let Some(Value::String(s)) = doc.get(k) {
+            rec.push(ecs, Kind::Str, s);
+        }
+    }
+    if let Some(Value::Object(res)) = doc.get("resource") {
+        for (k, v) in res {
+            push_scalar(rec, k, v);
+        }
+    }
+    if let Some(Value::Object(attrs)) = doc.get("attributes") {
+        for (k, v) in attrs {
+            push_scalar(rec, &format!("attributes.{k}"), v);
+        }
+    }
+    if let Some(Value::Object(scope)) = doc.get("scope") {
+        for (k, v) in scope {
+            push_scalar(rec, &format!("otel.scope.{k}"), v);
+        }
+    }
+    Outcome::Event {
+        source: SourceType::Json,
+        parsed: true,
+        timestamp_ms: ts,
+    }
+}

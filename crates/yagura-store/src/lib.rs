@@ -1,0 +1,49 @@
+//! Storage: where normalized events are kept, and the loop that feeds it from the
+//! write-ahead log.
+//!
+//! **Owns:** the [`EventStore`] trait (append with the log's sequence number, commit, the last
+//! committed number), its embedded default [`Journal`] (append-only NDJSON segments of ECS
+//! documents), and [`Indexer`], which reads the log from the store's last committed number,
+//! normalizes each record and appends it. Because the store keeps each event's sequence
+//! number and resumes after the last one it holds, a restart at any point neither loses nor
+//! duplicates an event: exactly once from log to store.
+//!
+//! **Must not:** listen to the network (that is `yagura-collect`) or parse records (that is
+//! `yagura-normalize`). The indexed, signed store of time partitions replaces [`Journal`]
+//! behind the same trait.
+
+#![warn(missing_docs)]
+
+mod indexer;
+mod journal;
+
+pub use indexer::{Indexer, IndexerStats};
+pub use journal::{read_events, Journal};
+
+/// Errors of a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Disk I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File or folder.
+        path: std::path::PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The log could not be read.
+    #[error(transparent)]
+    Wal(#[from] yagura_collect::wal::WalError),
+}
+
+/// Where normalized events go.
+pub trait EventStore: Send {
+    /// Appends one event (`doc`: a JSON object with dotted ECS keys) with its log sequence
+    /// number. Not durable until [`EventStore::commit`].
+    fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError>;
+    /// Makes every appended event durable.
+    fn commit(&mut self) -> Result<(), StoreError>;
+    /// The sequence number of the last durable event (0 when empty); the log is read from the
+    /// next one.
+    fn last_seq(&self) -> u64;
+}
