@@ -34,6 +34,7 @@ mod ecs;
 mod evtx_json;
 mod lean_json;
 mod meta;
+pub mod arrival;
 pub mod parse;
 mod shape;
 mod time;

@@ -60,6 +60,7 @@ use serde_json::Value;
 use yagura_event::{Kind, Record};
 
 pub use out::write_json;
+pub(crate) use time::Rfc3339;
 
 /// Source types. The names ([`SourceType::as_str`]) are what users write in configuration:
 /// `source_type = "nginx_access"`.
