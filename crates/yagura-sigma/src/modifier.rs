@@ -94,23 +94,34 @@ pub fn parse_key(key: &str) -> Result<(&str, Vec<Modifier>), String> {
     Ok((field, mods))
 }
 
-/// `windash`: every `-` or `/` that starts an option (a non-word character or the start before
-/// it, a word character after it) becomes each of `-`, `/`, `–`, `—`, `―` (pySigma's `\B[-/]\b`).
-pub fn windash(p: &Pattern) -> Vec<Pattern> {
-    const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
-    // Work on the escaped text so wildcards survive; a wildcard counts as a non-word character.
-    let chars: Vec<char> = p.to_string().chars().collect();
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    let mut variants: Vec<String> = vec![String::new()];
-    for (i, &c) in chars.iter().enumerate() {
-        let before_ok = i == 0 || !is_word(chars[i - 1]);
-        let after_ok = chars.get(i + 1).is_some_and(|&n| is_word(n));
-        let escaped = i >= 1 && chars[i - 1] == '\\' && (i < 2 || chars[i - 2] != '\\');
-        if (c == '-' || c == '/') && before_ok && after_ok && !escaped && variants.len() < 3125 {
+/// The characters `windash` makes interchangeable: `-`, `/`, en dash, em dash, horizontal bar.
+pub const WINDASH_CHARS: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+
+/// Most dash characters one `windash` value may hold: each one multiplies the values by five.
+pub const WINDASH_MAX_DASHES: usize = 5;
+
+/// `windash` as the specification defines it: every one of the five [`WINDASH_CHARS`], wherever
+/// it appears in the value (also inside a word, also an en dash written in the rule), becomes
+/// each of the five; a value with n of them gives 5^n values (ORed). pySigma only expands a `-`
+/// or `/` that starts an option (`\B[-/]\b`); see `docs/rules.md`. More than
+/// [`WINDASH_MAX_DASHES`] dash characters is an error rather than a partial expansion.
+pub fn windash(p: &Pattern) -> Result<Vec<Pattern>, String> {
+    // Work on the escaped text so wildcards survive; escaping never involves a dash character.
+    let text = p.to_string();
+    let dashes = text.chars().filter(|c| WINDASH_CHARS.contains(c)).count();
+    if dashes > WINDASH_MAX_DASHES {
+        return Err(format!(
+            "windash: '{text}' has {dashes} dash characters; at most {WINDASH_MAX_DASHES} \
+             (5^{WINDASH_MAX_DASHES} values) are expanded"
+        ));
+    }
+    let mut variants: Vec<String> = vec![String::with_capacity(text.len())];
+    for c in text.chars() {
+        if WINDASH_CHARS.contains(&c) {
             variants = variants
                 .iter()
                 .flat_map(|v| {
-                    DASHES.iter().map(move |d| {
+                    WINDASH_CHARS.iter().map(move |d| {
                         let mut n = v.clone();
                         n.push(*d);
                         n
@@ -123,7 +134,7 @@ pub fn windash(p: &Pattern) -> Vec<Pattern> {
             }
         }
     }
-    variants.iter().map(|v| Pattern::parse(v)).collect()
+    Ok(variants.iter().map(|v| Pattern::parse(v)).collect())
 }
 
 fn encode_utf16(s: &str, le: bool, bom: bool) -> Result<String, String> {
@@ -177,7 +188,7 @@ pub fn transform(m: Modifier, values: Vec<Pattern>) -> Result<Vec<Pattern>, Stri
             Contains => out.push(v.contains()),
             StartsWith => out.push(v.startswith()),
             EndsWith => out.push(v.endswith()),
-            Windash => out.extend(windash(&v)),
+            Windash => out.extend(windash(&v)?),
             Utf16Le | Utf16Be | Utf16 => {
                 for piece in v.pieces() {
                     if let crate::pattern::Piece::Lit(s) = piece {
@@ -230,13 +241,36 @@ mod tests {
     }
 
     #[test]
-    fn windash_expands_option_dashes_only() {
-        let v = windash(&Pattern::parse(" -exec a-b"));
+    fn windash_makes_every_dash_character_interchangeable() {
+        let lits = |v: &str| -> Vec<String> {
+            windash(&Pattern::parse(v))
+                .unwrap()
+                .iter()
+                .map(|p| p.as_literal().unwrap())
+                .collect()
+        };
+        // An option dash, a dash inside a word: 5 × 5 values.
+        let v = lits(" -exec a-b");
+        assert_eq!(v.len(), 25);
+        assert!(v.contains(&" /exec a-b".to_string()));
+        assert!(v.contains(&" \u{2015}exec a\u{2014}b".to_string()));
+        // An en dash written in the rule is expanded too.
+        let v = lits("\u{2013}enc");
+        assert_eq!(
+            v,
+            ["-enc", "/enc", "\u{2013}enc", "\u{2014}enc", "\u{2015}enc"]
+        );
+        // Wildcards and escapes survive.
+        let v = windash(&Pattern::parse("*\\?-x*")).unwrap();
         assert_eq!(v.len(), 5);
-        assert!(v.iter().any(|p| p.as_literal().unwrap() == " /exec a-b"));
-        assert!(v
-            .iter()
-            .any(|p| p.as_literal().unwrap() == " \u{2015}exec a-b"));
+        assert!(v.iter().any(|p| p.to_string() == "*\\?/x*"));
+        // No dash: the value itself.
+        assert_eq!(lits("abc"), ["abc"]);
+        // Too many dash characters: an error, not a partial expansion.
+        assert!(windash(&Pattern::parse("-a-b-c-d-e-f"))
+            .unwrap_err()
+            .contains("6 dash characters"));
+        assert_eq!(windash(&Pattern::parse("-a-b-c-d-e")).unwrap().len(), 3125);
     }
 
     #[test]

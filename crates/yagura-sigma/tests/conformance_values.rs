@@ -285,7 +285,7 @@ fn mod_neq_negates_the_whole_item() {
 
 #[test]
 fn mod_windash() {
-    // [MOD windash]: option dashes become -, /, en dash, em dash, horizontal bar.
+    // [MOD windash]: -, /, en dash, em dash and horizontal bar are interchangeable.
     let det = "sel: {CommandLine|windash|contains: ' -enc '}\ncondition: sel";
     check(
         det,
@@ -297,6 +297,48 @@ fn mod_windash() {
             json!({"CommandLine": "powershell \u{2015}enc AAA"}),
         ],
         &[json!({"CommandLine": "powershell _enc AAA"})],
+    );
+}
+
+#[test]
+fn mod_windash_follows_the_specification_where_pysigma_differs() {
+    // Documented choice (docs/rules.md): the specification's "all possible permutations" of the
+    // five characters, wherever they appear. pySigma expands only a `-` or `/` that starts an
+    // option (`\B[-/]\b`), so each of the events below that it would not match is marked.
+    // A dash inside a word (pySigma: `start/b` stays as written).
+    check(
+        "sel: {CommandLine|windash|contains: 'start/b'}\ncondition: sel",
+        &[
+            json!({"CommandLine": "cmd /c start/b x.exe"}),
+            json!({"CommandLine": "cmd /c start-b x.exe"}), // pySigma: no match
+            json!({"CommandLine": "cmd /c start\u{2014}b x.exe"}), // pySigma: no match
+        ],
+        &[json!({"CommandLine": "cmd /c start b x.exe"})],
+    );
+    // An en dash written in the rule (pySigma: only the en dash itself matches).
+    check(
+        "sel: {CommandLine|windash|contains: ' \u{2013}nop'}\ncondition: sel",
+        &[
+            json!({"CommandLine": "powershell \u{2013}nop"}),
+            json!({"CommandLine": "powershell -nop"}), // pySigma: no match
+            json!({"CommandLine": "powershell /nop"}), // pySigma: no match
+        ],
+        &[json!({"CommandLine": "powershell nop"})],
+    );
+    // A dash before a non-word character (pySigma: `- ` stays as written).
+    check(
+        "sel: {CommandLine|windash|endswith: ' - '}\ncondition: sel",
+        &[
+            json!({"CommandLine": "tool - "}),
+            json!({"CommandLine": "tool / "}), // pySigma: no match
+        ],
+        &[json!({"CommandLine": "tool _ "})],
+    );
+    // Each dash character multiplies the values by five: more than five is rejected, not
+    // expanded in part.
+    assert!(
+        rejects("sel: {CommandLine|windash|contains: '-a -b -c -d -e -f'}\ncondition: sel")
+            .contains("6 dash characters")
     );
 }
 
