@@ -509,11 +509,12 @@ provider.shutdown()
     srv.stop();
 }
 
-/// Writes `n` RFC 3164 lines tagged `tag` to a file a shipper reads.
+/// Writes `n` sshd messages tagged `tag` to a file a shipper reads (and wraps in its own
+/// syslog header, with `sshd` as the program).
 fn input_file(dir: &Path, tag: &str, n: usize) -> PathBuf {
     let p = dir.join(format!("{tag}input.log"));
     let text: String = (0..n)
-        .map(|i| format!("<38>Nov 30 10:00:{:02} gw sshd[42]: Failed password for invalid user admin from 192.0.2.{} port 5{i:04} ssh2 {tag}{i}\n", i % 60, i % 200))
+        .map(|i| format!("Failed password for invalid user admin from 192.0.2.{} port 5{i:04} ssh2 {tag}{i}\n", i % 200))
         .collect();
     std::fs::write(&p, text).unwrap();
     p
@@ -562,7 +563,7 @@ fn rsyslog_forwarding_plain_and_tls() {
             ""
         };
         let conf = format!(
-            "{tls_conf}global(workDirectory=\"{state}\")\nmodule(load=\"imfile\")\ninput(type=\"imfile\" File=\"{input}\" Tag=\"fwd\" readMode=\"0\")\naction(type=\"omfwd\" target=\"127.0.0.1\" port=\"{port}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"{driver})\n",
+            "{tls_conf}global(workDirectory=\"{state}\")\nmodule(load=\"imfile\")\ninput(type=\"imfile\" File=\"{input}\" Tag=\"sshd\" readMode=\"0\")\naction(type=\"omfwd\" target=\"127.0.0.1\" port=\"{port}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"{driver})\n",
             state = state.display(),
             input = input.display(),
         );
@@ -611,7 +612,7 @@ fn syslog_ng_forwarding_plain_and_tls() {
             "transport(\"tcp\")".to_owned()
         };
         let conf = format!(
-            "@version: 3.38\n@include \"scl.conf\"\nsource s_in {{ file(\"{input}\" follow-freq(1) flags(no-parse)); }};\ndestination d_y {{ syslog(\"127.0.0.1\" port({port}) {transport}); }};\nlog {{ source(s_in); destination(d_y); }};\n",
+            "@version: 3.38\nsource s_in {{ file(\"{input}\" follow-freq(1) flags(no-parse) program-override(\"sshd\")); }};\ndestination d_y {{ syslog(\"127.0.0.1\" port({port}) {transport}); }};\nlog {{ source(s_in); destination(d_y); }};\n",
             input = input.display(),
         );
         let conf_path = work.path().join(format!("{tag}syslog-ng.conf"));
