@@ -152,11 +152,44 @@ pub trait Wal: Send + Sync + 'static {
     fn lag(&self) -> u64;
 }
 
+/// Records read by a cursor, back to back in one buffer (no allocation per record once the
+/// buffers have grown).
+#[derive(Debug, Default)]
+pub struct Records {
+    data: Vec<u8>,
+    items: Vec<(u64, usize, usize)>,
+}
+
+impl Records {
+    /// Removes every record, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.items.clear();
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// `(seq, payload)` in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
+        self.items
+            .iter()
+            .map(|&(seq, start, end)| (seq, &self.data[start..end]))
+    }
+}
+
 /// Reads records in sequence order.
 pub trait WalCursor: Send {
-    /// Appends up to `max` records (`(seq, payload)`) to `out`; returns how many. Zero means
-    /// nothing durable is left for now.
-    fn read(&mut self, max: usize, out: &mut Vec<(u64, Vec<u8>)>) -> Result<usize, WalError>;
+    /// Appends up to `max` records to `out`; returns how many. Zero means nothing durable is
+    /// left for now.
+    fn read(&mut self, max: usize, out: &mut Records) -> Result<usize, WalError>;
 }
 
 struct Request {
@@ -688,23 +721,32 @@ impl FileCursor {
 }
 
 impl WalCursor for FileCursor {
-    fn read(&mut self, max: usize, out: &mut Vec<(u64, Vec<u8>)>) -> Result<usize, WalError> {
+    fn read(&mut self, max: usize, out: &mut Records) -> Result<usize, WalError> {
         let durable = *self.shared.durable.borrow();
         let mut n = 0;
+        // The first record of the segment after the current one. Looked up once per call and
+        // per segment: records past `durable` are not read in this call, and a segment that
+        // holds records up to `durable` was listed before `durable` was published.
+        let mut next_first: Option<Option<u64>> = None;
         while n < max && self.next <= durable {
             if self.file.is_none() {
                 self.open()?;
                 if self.file.is_none() {
                     break;
                 }
+                next_first = None;
             }
-            // Does the next record live in a later segment?
-            let next_first = {
-                let segs = self.shared.segments.lock().map_err(|_| WalError::Closed)?;
-                let cur = self.file.as_ref().map_or(0, |f| f.1);
-                segs.iter().copied().find(|&f| f > cur)
+            let nf = match next_first {
+                Some(nf) => nf,
+                None => {
+                    let segs = self.shared.segments.lock().map_err(|_| WalError::Closed)?;
+                    let cur = self.file.as_ref().map_or(0, |f| f.1);
+                    let nf = segs.iter().copied().find(|&f| f > cur);
+                    next_first = Some(nf);
+                    nf
+                }
             };
-            if next_first.is_some_and(|f| self.next >= f) {
+            if nf.is_some_and(|f| self.next >= f) {
                 self.file = None;
                 continue;
             }
@@ -718,11 +760,13 @@ impl WalCursor for FileCursor {
             })?;
             let plen = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
             let seq = u64::from_le_bytes(header[8..16].try_into().unwrap_or([0; 8]));
-            let mut payload = vec![0u8; plen];
-            r.read_exact(&mut payload).map_err(|e| WalError::Io {
-                path: self.shared.dir.clone(),
-                source: e,
-            })?;
+            let start = out.data.len();
+            out.data.resize(start + plen, 0);
+            r.read_exact(&mut out.data[start..])
+                .map_err(|e| WalError::Io {
+                    path: self.shared.dir.clone(),
+                    source: e,
+                })?;
             if seq != self.next {
                 return Err(WalError::Io {
                     path: self.shared.dir.clone(),
@@ -732,7 +776,7 @@ impl WalCursor for FileCursor {
                     ),
                 });
             }
-            out.push((seq, payload));
+            out.items.push((seq, start, start + plen));
             self.next += 1;
             n += 1;
         }
@@ -775,11 +819,11 @@ mod tests {
 
     fn read_all(wal: &FileWal, from: u64) -> Vec<(u64, String)> {
         let mut c = wal.cursor(from).unwrap();
-        let mut out = Vec::new();
+        let mut out = Records::default();
         while c.read(1000, &mut out).unwrap() > 0 {}
-        out.into_iter()
+        out.iter()
             .map(|(s, p)| {
-                let r = crate::raw::decode(&p).unwrap();
+                let r = crate::raw::decode(p).unwrap();
                 (s, String::from_utf8(r.data.to_vec()).unwrap())
             })
             .collect()

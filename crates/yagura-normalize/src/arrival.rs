@@ -41,7 +41,11 @@ pub fn source_type_alias(name: &str) -> SourceType {
     match name.to_ascii_lowercase().as_str() {
         "linux_secure" | "linux:auth" | "auth" | "secure" | "sshd" => SourceType::LinuxAuth,
         "syslog" | "linux_messages_syslog" | "rfc5424_syslog" => SourceType::Syslog,
-        "access_combined" | "access_common" | "access_combined_wcookie" | "nginx:plus:access" | "nginx" => SourceType::NginxAccess,
+        "access_combined"
+        | "access_common"
+        | "access_combined_wcookie"
+        | "nginx:plus:access"
+        | "nginx" => SourceType::NginxAccess,
         "apache:access" | "apache_access" => SourceType::ApacheAccess,
         "apache_error" | "apache:error" => SourceType::ApacheError,
         "nginx:error" => SourceType::NginxError,
@@ -62,7 +66,10 @@ pub fn source_type_alias(name: &str) -> SourceType {
 /// Turns arrivals into ECS records.
 #[derive(Default)]
 pub struct Normalizer {
-    parsers: HashMap<(String, String, String), Parser>,
+    parsers: Vec<Parser>,
+    index: HashMap<(String, String, SourceType), usize>,
+    last: Option<(String, String, SourceType)>,
+    last_idx: usize,
     scratch: String,
 }
 
@@ -77,17 +84,34 @@ impl Normalizer {
     }
 
     fn parser(&mut self, a: &Arrival<'_>, hint: SourceType) -> &mut Parser {
-        if self.parsers.len() >= MAX_STREAMS {
-            self.parsers.clear();
+        let stream = if a.stream.is_empty() {
+            a.peer
+        } else {
+            a.stream
+        };
+        // Consecutive records mostly come from the same stream: compare before building a key.
+        let same = self
+            .last
+            .as_ref()
+            .is_some_and(|(l, s, h)| l == a.listener && s == stream && *h == hint);
+        if !same || self.parsers.is_empty() {
+            if self.parsers.len() >= MAX_STREAMS {
+                self.parsers.clear();
+                self.index.clear();
+            }
+            let key = (a.listener.to_owned(), stream.to_owned(), hint);
+            let idx = match self.index.get(&key) {
+                Some(&i) => i,
+                None => {
+                    self.parsers.push(Parser::new(hint));
+                    self.index.insert(key.clone(), self.parsers.len() - 1);
+                    self.parsers.len() - 1
+                }
+            };
+            self.last = Some(key);
+            self.last_idx = idx;
         }
-        let key = (
-            a.listener.to_owned(),
-            if a.stream.is_empty() { a.peer } else { a.stream }.to_owned(),
-            hint.as_str().to_owned(),
-        );
-        self.parsers
-            .entry(key)
-            .or_insert_with(|| Parser::new(hint))
+        &mut self.parsers[self.last_idx]
     }
 
     /// Normalizes one record into `rec` (cleared first). `Outcome::Skip` means there is no
@@ -100,7 +124,9 @@ impl Normalizer {
             otlp(data, a.received_ms, rec)
         } else if a.json {
             match serde_json::from_str::<Value>(data) {
-                Ok(doc) => self.parser(a, hint).parse_json(&doc, data, a.received_ms, rec),
+                Ok(doc) => self
+                    .parser(a, hint)
+                    .parse_json(&doc, data, a.received_ms, rec),
                 Err(_) => self.parser(a, hint).parse(data, a.received_ms, rec),
             }
         } else {
@@ -150,7 +176,11 @@ impl Normalizer {
                     push_scalar(rec, &format!("labels.{k}"), v);
                 }
             }
-            for (k, ecs) in [("source", "log.file.path"), ("index", "splunk.index"), ("sourcetype", "splunk.sourcetype")] {
+            for (k, ecs) in [
+                ("source", "log.file.path"),
+                ("index", "splunk.index"),
+                ("sourcetype", "splunk.sourcetype"),
+            ] {
                 if let Some(Value::String(s)) = env.get(k) {
                     if rec.get(ecs).is_none() {
                         rec.push(ecs, Kind::Str, s);
@@ -223,7 +253,11 @@ pub fn otlp(data: &str, received_ms: i64, rec: &mut Record) -> Outcome {
     let ts = nanos("timeUnixNano")
         .or_else(|| nanos("observedTimeUnixNano"))
         .map_or(received_ms, |n| (n / 1_000_000) as i64);
-    rec.push_fmt("@timestamp", Kind::Str, format_args!("{}", crate::parse::Rfc3339(ts)));
+    rec.push_fmt(
+        "@timestamp",
+        Kind::Str,
+        format_args!("{}", crate::parse::Rfc3339(ts)),
+    );
     rec.push("event.original", Kind::Str, data);
     rec.push("event.kind", Kind::Str, "event");
     rec.push("event.module", Kind::Str, "otel");

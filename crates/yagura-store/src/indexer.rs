@@ -56,7 +56,7 @@ impl<S: EventStore> Indexer<S> {
     pub fn step(
         &mut self,
         cursor: &mut dyn yagura_collect::wal::WalCursor,
-        records: &mut Vec<(u64, Vec<u8>)>,
+        records: &mut yagura_collect::wal::Records,
         rec: &mut Record,
         json: &mut Vec<u8>,
     ) -> Result<usize, StoreError> {
@@ -67,7 +67,7 @@ impl<S: EventStore> Indexer<S> {
         }
         let mut last = 0;
         for (seq, payload) in records.iter() {
-            last = *seq;
+            last = seq;
             let Ok(raw) = decode(payload) else {
                 self.stats.damaged.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("write-ahead log record {seq}: cannot be decoded; skipped");
@@ -92,7 +92,7 @@ impl<S: EventStore> Indexer<S> {
                     }
                     json.clear();
                     write_json(rec, json);
-                    self.store.append(*seq, json)?;
+                    self.store.append(seq, json)?;
                     self.stats.events.fetch_add(1, Ordering::Relaxed);
                 }
                 Outcome::Skip => {
@@ -110,7 +110,7 @@ impl<S: EventStore> Indexer<S> {
     /// Runs until `stop` is set and the log is drained.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
         let mut cursor = self.wal.cursor(self.store.last_seq() + 1)?;
-        let mut records = Vec::new();
+        let mut records = yagura_collect::wal::Records::default();
         let mut rec = Record::new();
         let mut json = Vec::with_capacity(4096);
         loop {
