@@ -109,37 +109,69 @@ pub(crate) fn addr(rec: &mut Record, prefix: &str, value: &str) {
 /// `(key, kind, value)`; `serde_json` objects are sorted by key, so the order between different
 /// keys is not kept).
 pub fn write_json(rec: &Record, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let n = rec.len();
-    let mut first = true;
-    for i in 0..n {
-        let Some(f) = rec.at(i) else { continue };
-        let seen_before = (0..i).any(|j| rec.at(j).is_some_and(|g| g.key == f.key));
-        if seen_before {
-            continue;
+    // Repeated keys are found by sorting field indices by key (stable, so a key's values stay
+    // in record order): O(n log n) instead of comparing every pair of fields, and no
+    // allocation per record once the thread's buffers have grown.
+    GROUPS.with(|g| {
+        let mut g = g.borrow_mut();
+        let (order, next, follower) = &mut *g;
+        let n = rec.len();
+        order.clear();
+        order.extend(0..n as u32);
+        order.sort_by(|&a, &b| key_at(rec, a).cmp(key_at(rec, b)));
+        next.clear();
+        next.resize(n, u32::MAX);
+        follower.clear();
+        follower.resize(n, false);
+        for w in order.windows(2) {
+            if key_at(rec, w[0]) == key_at(rec, w[1]) {
+                next[w[0] as usize] = w[1];
+                follower[w[1] as usize] = true;
+            }
         }
-        let repeats = (i + 1..n).any(|j| rec.at(j).is_some_and(|g| g.key == f.key));
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        json_str(f.key, out);
-        out.push(b':');
-        if repeats {
+        out.push(b'{');
+        let mut first = true;
+        for i in 0..n {
+            if follower[i] {
+                continue;
+            }
+            let Some(f) = rec.at(i) else { continue };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            json_str(f.key, out);
+            out.push(b':');
+            if next[i] == u32::MAX {
+                json_value(f.value, f.kind, out);
+                continue;
+            }
             out.push(b'[');
             json_value(f.value, f.kind, out);
-            for j in i + 1..n {
-                if let Some(g) = rec.at(j).filter(|g| g.key == f.key) {
+            let mut j = next[i];
+            while j != u32::MAX {
+                if let Some(g) = rec.at(j as usize) {
                     out.push(b',');
                     json_value(g.value, g.kind, out);
                 }
+                j = next[j as usize];
             }
             out.push(b']');
-        } else {
-            json_value(f.value, f.kind, out);
         }
-    }
-    out.push(b'}');
+        out.push(b'}');
+    });
+}
+
+type Groups = (Vec<u32>, Vec<u32>, Vec<bool>);
+
+thread_local! {
+    static GROUPS: std::cell::RefCell<Groups> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new()))
+    };
+}
+
+fn key_at(rec: &Record, i: u32) -> &str {
+    rec.at(i as usize).map_or("", |f| f.key)
 }
 
 fn json_value(value: &str, kind: Kind, out: &mut Vec<u8>) {
