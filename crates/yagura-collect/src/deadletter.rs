@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(b.bytes(), vec![0xff, 0xfe]);
         assert!(b.data.is_none());
         assert_eq!(all[0].as_ref().unwrap().data.as_deref(), Some("{oops"));
-        rewrite(d.path(), &[b.clone()]).unwrap();
+        rewrite(d.path(), std::slice::from_ref(b)).unwrap();
         assert_eq!(read_all(d.path()).unwrap().len(), 1);
     }
 }

@@ -142,27 +142,27 @@ fn intake_error(e: IntakeError, what: &str) -> Response {
 }
 
 /// The body, gunzipped when `Content-Encoding: gzip`, within the size limit.
-fn body_bytes(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Vec<u8>, Response> {
+fn body_bytes(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Vec<u8>, Box<Response>> {
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     if !gzip {
         if body.len() > max {
-            return Err(too_large(max));
+            return Err(Box::new(too_large(max)));
         }
         return Ok(body.to_vec());
     }
     let mut out = Vec::new();
     let mut dec = flate2::read::MultiGzDecoder::new(&body[..]).take(max as u64 + 1);
     dec.read_to_end(&mut out).map_err(|e| {
-        json_response(
+        Box::new(json_response(
             StatusCode::BAD_REQUEST,
             &json!({"error": format!("gzip body: {e}")}),
-        )
+        ))
     })?;
     if out.len() > max {
-        return Err(too_large(max));
+        return Err(Box::new(too_large(max)));
     }
     Ok(out)
 }
@@ -202,7 +202,7 @@ async fn ingest_ndjson(
 ) -> Response {
     let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let source = source_of(&peer);
     let stats = st.intake.metrics.source("http", &source);
@@ -275,7 +275,7 @@ fn hec_reply(status: StatusCode, text: &str, code: u32, extra: Option<(&str, Val
 }
 
 /// Checks the HEC token: `Authorization: Splunk <token>` (or `Bearer`, or `?token=`).
-fn hec_auth(st: &HttpState, headers: &HeaderMap, uri: &Uri) -> Result<(), Response> {
+fn hec_auth(st: &HttpState, headers: &HeaderMap, uri: &Uri) -> Result<(), Box<Response>> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -289,17 +289,22 @@ fn hec_auth(st: &HttpState, headers: &HeaderMap, uri: &Uri) -> Result<(), Respon
             .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
     });
     let Some(token) = from_header.or(from_query) else {
-        return Err(hec_reply(
+        return Err(Box::new(hec_reply(
             StatusCode::UNAUTHORIZED,
             "Token is required",
             2,
             None,
-        ));
+        )));
     };
-    if st.opts.hec_tokens.is_empty() || st.opts.hec_tokens.iter().any(|t| *t == token) {
+    if st.opts.hec_tokens.is_empty() || st.opts.hec_tokens.contains(&token) {
         Ok(())
     } else {
-        Err(hec_reply(StatusCode::FORBIDDEN, "Invalid token", 4, None))
+        Err(Box::new(hec_reply(
+            StatusCode::FORBIDDEN,
+            "Invalid token",
+            4,
+            None,
+        )))
     }
 }
 
@@ -396,11 +401,11 @@ async fn hec_event(
     body: Bytes,
 ) -> Response {
     if let Err(r) = hec_auth(&st, &headers, &uri) {
-        return r;
+        return *r;
     }
     let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let source = source_of(&peer);
     let stats = st.intake.metrics.source("hec", &source);
@@ -524,11 +529,11 @@ async fn hec_raw(
     body: Bytes,
 ) -> Response {
     if let Err(r) = hec_auth(&st, &headers, &uri) {
-        return r;
+        return *r;
     }
     let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let source = source_of(&peer);
     let stats = st.intake.metrics.source("hec", &source);
@@ -593,7 +598,7 @@ struct AckRequest {
 /// An id reported true is forgotten, as Splunk does.
 async fn hec_ack(State(st): St, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = hec_auth(&st, &headers, &uri) {
-        return r;
+        return *r;
     }
     let Some(channel) = hec_channel(&headers, &uri) else {
         return hec_reply(StatusCode::BAD_REQUEST, "Data channel is missing", 10, None);
@@ -733,7 +738,7 @@ async fn bulk(
     let started = std::time::Instant::now();
     let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let source = source_of(&peer);
     let stats = st.intake.metrics.source("bulk", &source);
@@ -857,7 +862,7 @@ async fn otlp_logs(
 ) -> Response {
     let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
