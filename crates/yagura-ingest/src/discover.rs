@@ -7,7 +7,11 @@
 //! 2. Otherwise the extension (any case): `.evtx`, `.gz` and `.zip` keep their kind, so a
 //!    damaged file is reported when read; `.json`, `.jsonl` and `.ndjson` are JSON; `.log` is JSON
 //!    when it starts with `{` or `[`.
-//! 3. Files that are clearly not logs are ignored silently: documentation and code extensions
+//! 3. Text logs: a file whose first bytes are text (no NUL, valid UTF-8) is [`InputKind::Text`]
+//!    when it is named `*.log`, or when the caller's sniffer ([`discover_with`]) recognises its
+//!    first lines (extension-less or rotated files: `auth.log.1`, `access_log.0`, `messages`).
+//!    A gzip stream holding such text is [`InputKind::GzipText`] (the name without `.gz` counts).
+//! 4. Files that are clearly not logs are ignored silently: documentation and code extensions
 //!    (`.md`, `.yaml`, `.txt`, `.rs`, …), names such as `LICENSE*` / `README*`, and hidden files.
 //!    Any other file is listed in [`Discovery::skipped`] with the reason.
 //!
@@ -25,7 +29,11 @@ use crate::error::error_chain;
 use crate::evtx_file::read_evtx;
 use crate::json_stream::read_json;
 use crate::sniff::{content_of, Content};
-use crate::{IngestError, Item, RawItem, ReadOptions};
+use crate::text::{read_gzip_text, read_lines, text_head, TextItem};
+use crate::{IngestError, Item, Location, RawItem, ReadOptions};
+
+/// Bytes read from the start of a file to tell its kind.
+const HEAD_LEN: usize = 8192;
 
 /// Extensions of files that are never logs: ignored without a word when met in a folder.
 const NOT_LOG_EXTENSIONS: &[&str] = &[
@@ -56,6 +64,17 @@ pub enum InputKind {
     Gzip,
     /// A zip archive of JSON / EVTX entries.
     Zip,
+    /// A text log: one event per line.
+    Text,
+    /// A gzip stream holding a text log.
+    GzipText,
+}
+
+impl InputKind {
+    /// True for text logs (read with [`InputFile::read_text`]).
+    pub fn is_text(self) -> bool {
+        matches!(self, InputKind::Text | InputKind::GzipText)
+    }
 }
 
 /// A file to read, with its kind.
@@ -88,11 +107,20 @@ pub struct Discovery {
     pub errors: Vec<IngestError>,
 }
 
-/// Finds the input files among `paths` (files, and folders walked recursively).
+/// Finds the input files among `paths` (files, and folders walked recursively). Text logs are
+/// found by name only (`*.log`); see [`discover_with`].
 pub fn discover(paths: &[PathBuf]) -> Discovery {
+    discover_with(paths, &|_| false)
+}
+
+/// [`discover`], with `is_text_log` telling whether the first complete lines of a text file
+/// that is not named `*.log` are a log (the caller's parsers decide; this crate knows no
+/// formats of text logs).
+pub fn discover_with(paths: &[PathBuf], is_text_log: &dyn Fn(&str) -> bool) -> Discovery {
     let mut walk = Walk {
         found: Discovery::default(),
         seen: HashSet::new(),
+        is_text_log,
     };
     for path in paths {
         walk.visit(path, true);
@@ -100,13 +128,14 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
     walk.found
 }
 
-struct Walk {
+struct Walk<'a> {
     found: Discovery,
+    is_text_log: &'a dyn Fn(&str) -> bool,
     /// Canonical paths already visited: a file named twice, or a folder link loop, is read once.
     seen: HashSet<PathBuf>,
 }
 
-impl Walk {
+impl Walk<'_> {
     fn error(&mut self, path: &Path, reason: String) {
         self.found
             .errors
@@ -156,13 +185,20 @@ impl Walk {
     }
 
     fn visit_file(&mut self, path: &Path, named: bool) {
-        let mut head = [0u8; 512];
+        let mut head = vec![0u8; HEAD_LEN];
         let head_len = match File::open(path).and_then(|mut f| read_head(&mut f, &mut head)) {
             Ok(n) => n,
             Err(e) => return self.error(path, format!("cannot read: {}", error_chain(&e))),
         };
-        const SUPPORTED: &str = "supported: EVTX, JSON, NDJSON, gzip, zip";
-        match (classify(path, &head[..head_len]), named) {
+        const SUPPORTED: &str = "supported: EVTX, JSON, NDJSON, text logs, gzip, zip";
+        let head = &head[..head_len];
+        let mut class = classify(path, head, head_len < HEAD_LEN, self.is_text_log);
+        if let Class::Input(InputKind::Gzip) = class {
+            if let Some(text) = self.gzip_text(path) {
+                class = text;
+            }
+        }
+        match (class, named) {
             (Class::Input(kind), _) => self.found.files.push(InputFile {
                 path: path.to_path_buf(),
                 kind,
@@ -178,8 +214,28 @@ impl Walk {
     }
 }
 
+impl Walk<'_> {
+    /// `Some(GzipText)` when the gzip file `path` holds a text log (decided on its first
+    /// decompressed bytes, the name without `.gz`); `None`: leave it to the gzip reader.
+    fn gzip_text(&self, path: &Path) -> Option<Class> {
+        let mut head = vec![0u8; HEAD_LEN];
+        let file = File::open(path).ok()?;
+        let mut decoder = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+        let n = read_head(&mut decoder, &mut head).unwrap_or(0);
+        let head = &head[..n];
+        if content_of(head) != Content::Other {
+            return None;
+        }
+        let inner = path.file_stem().map(Path::new)?;
+        match classify(inner, head, n < HEAD_LEN, self.is_text_log) {
+            Class::Input(InputKind::Text) => Some(Class::Input(InputKind::GzipText)),
+            _ => None,
+        }
+    }
+}
+
 /// Reads up to `head.len()` first bytes.
-fn read_head(f: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
+fn read_head(f: &mut dyn Read, head: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..])? {
@@ -198,7 +254,8 @@ enum Class {
     Unknown(String),
 }
 
-fn classify(path: &Path, head: &[u8]) -> Class {
+/// `whole`: `head` is the whole file.
+fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) -> bool) -> Class {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -213,15 +270,28 @@ fn classify(path: &Path, head: &[u8]) -> Class {
         }
         Content::Json | Content::Other => {}
     }
+    // `[Sun Dec 04 04:47:44 2005] [error] …` (Apache error log) starts like a JSON array.
+    if content == Content::Json && crate::sniff::first_json_byte(head) == Some(b'[') {
+        if let Some(lines) = text_head(head, whole) {
+            if !matches!(ext.as_str(), "json" | "jsonl" | "ndjson") && is_text_log(lines) {
+                return Class::Input(InputKind::Text);
+            }
+        }
+    }
     match ext.as_str() {
         "evtx" => Class::Input(InputKind::Evtx),
         "gz" => Class::Input(InputKind::Gzip),
         "zip" => Class::Input(InputKind::Zip),
         "json" | "jsonl" | "ndjson" => Class::Input(InputKind::Json),
         "log" if content == Content::Json => Class::Input(InputKind::Json),
-        "log" => Class::Unknown("a .log file that is not JSON (text logs are not read yet)".into()),
         _ if is_clearly_not_log(path, &ext) => Class::NotLog,
-        _ => Class::Unknown(format!("unknown format (extension {ext:?})")),
+        _ => match text_head(head, whole) {
+            Some(_) if ext == "log" => Class::Input(InputKind::Text),
+            Some(lines) if is_text_log(lines) => Class::Input(InputKind::Text),
+            Some(_) => Class::Unknown("text that no log parser recognises".into()),
+            None if ext == "log" => Class::Unknown("a .log file that is not text".into()),
+            None => Class::Unknown(format!("unknown format (extension {ext:?})")),
+        },
     }
 }
 
@@ -259,6 +329,27 @@ impl InputFile {
         });
     }
 
+    /// Reads a text log ([`InputKind::is_text`]) line by line, in file order. For other kinds,
+    /// one error saying so.
+    pub fn read_text(&self, on_item: &mut dyn FnMut(TextItem<'_>)) {
+        let display = self.display();
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) => {
+                let reason = format!("cannot open: {}", error_chain(&e));
+                return on_item(TextItem::Error(IngestError::file(display, reason)));
+            }
+        };
+        match self.kind {
+            InputKind::Text => read_lines(&display, BufReader::new(file), on_item),
+            InputKind::GzipText => read_gzip_text(&display, BufReader::new(file), on_item),
+            _ => on_item(TextItem::Error(IngestError::file(
+                display,
+                "not a text log (read it with read / read_raw)",
+            ))),
+        }
+    }
+
     /// Like [`Self::read`], but EVTX records (files, and EVTX inside gzip / zip) come as their
     /// JSON text ([`RawItem::Json`]) instead of parsed documents; JSON inputs give
     /// [`RawItem::Doc`]. Errors are the same as [`Self::read`]'s.
@@ -288,6 +379,15 @@ impl InputFile {
             }),
             InputKind::Gzip => read_gzip(&display, BufReader::new(file), opts, raw_json, on_item),
             InputKind::Zip => read_zip(&display, BufReader::new(file), opts, raw_json, on_item),
+            // Callers that want documents get each line as `{"message": line}`.
+            InputKind::Text | InputKind::GzipText => self.read_text(&mut |item| match item {
+                TextItem::Line { loc, line } => {
+                    let doc = serde_json::json!({ "message": line });
+                    let loc: &Location = loc;
+                    on_item(RawItem::Doc { loc, doc: &doc })
+                }
+                TextItem::Error(e) => on_item(RawItem::Error(e)),
+            }),
         }
     }
 }

@@ -30,8 +30,10 @@ mod item;
 mod json_split;
 mod json_stream;
 mod sniff;
+mod text;
 mod utf16;
 
-pub use discover::{discover, Discovery, InputFile, InputKind, Skipped};
+pub use discover::{discover, discover_with, Discovery, InputFile, InputKind, Skipped};
 pub use error::IngestError;
 pub use item::{Item, Location, RawItem, ReadOptions};
+pub use text::{TextItem, MAX_LINE};

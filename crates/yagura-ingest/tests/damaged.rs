@@ -7,7 +7,7 @@ use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use common::{read_file, shared};
-use yagura_ingest::{discover, InputKind, Item, ReadOptions};
+use yagura_ingest::{discover, discover_with, InputKind, Item, ReadOptions, TextItem};
 
 const MANY: &str = "data/evtx/DeepBlueCLI/evtx/many-events-application.evtx";
 const HEADER: usize = 4096;
@@ -237,7 +237,8 @@ fn discovery_by_magic_bytes_and_extension() {
     };
     write("b/renamed.bin", &evtx); // EVTX by magic
     write("a/app.log", b"{\"a\":1}\n"); // JSON .log
-    write("a/syslog.log", b"Oct 11 22:14:15 host sshd[1]: hi\n"); // text .log: skipped
+    write("a/syslog.log", b"Oct 11 22:14:15 host sshd[1]: hi\n"); // text .log
+    write("a/notes", b"some words\n"); // text, not a log (no sniffer): skipped
     write("a/README.md", b"# notes"); // ignored silently
     write("a/rules.yaml", b"title: x"); // ignored silently
     write("a/LICENSE", b"MIT"); // ignored silently
@@ -255,17 +256,18 @@ fn discovery_by_magic_bytes_and_extension() {
         files,
         [
             ("a/app.log".to_owned(), InputKind::Json),
+            ("a/syslog.log".to_owned(), InputKind::Text),
             ("b/renamed.bin".to_owned(), InputKind::Evtx),
             ("c/x.jsonl".to_owned(), InputKind::Json),
         ]
     );
     let skipped: Vec<String> = found.skipped.iter().map(|s| rel(d, &s.path)).collect();
-    assert_eq!(skipped, ["a/blob.dat", "a/syslog.log"]);
-    assert!(found.skipped[1].reason.contains("not JSON"));
+    assert_eq!(skipped, ["a/blob.dat", "a/notes"]);
+    assert!(found.skipped[1].reason.contains("no log parser"));
 
     // Reading the renamed EVTX works like any EVTX, through the documented callback API.
     let mut n = 0;
-    found.files[1].read(&ReadOptions::default(), &mut |item| match item {
+    found.files[2].read(&ReadOptions::default(), &mut |item| match item {
         Item::Doc { loc, doc } => {
             n += 1;
             assert_eq!(loc.record, n);
@@ -274,6 +276,43 @@ fn discovery_by_magic_bytes_and_extension() {
         Item::Error(e) => panic!("{e}"),
     });
     assert_eq!(n, 4);
+}
+
+#[test]
+fn text_logs_by_sniffer_and_inside_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let auth = b"Oct 11 22:14:15 host sshd[1]: hi\nOct 11 22:14:16 host sshd[1]: bye\n";
+    std::fs::write(d.join("auth.log.1"), auth).unwrap();
+    std::fs::write(d.join("auth.log.2.gz"), gzip(auth)).unwrap();
+    std::fs::write(d.join("words"), b"hello\n").unwrap();
+    let sniffer = |head: &str| head.starts_with("Oct ");
+    let found = discover_with(&[d.to_path_buf()], &sniffer);
+    let files: Vec<(String, InputKind)> = found
+        .files
+        .iter()
+        .map(|f| (rel(d, &f.path), f.kind))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("auth.log.1".to_owned(), InputKind::Text),
+            ("auth.log.2.gz".to_owned(), InputKind::GzipText),
+        ]
+    );
+    assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+    for f in &found.files {
+        let mut lines = Vec::new();
+        f.read_text(&mut |item| match item {
+            TextItem::Line { loc, line } => lines.push((loc.record, line.to_owned())),
+            TextItem::Error(e) => panic!("{e}"),
+        });
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[1],
+            (2, "Oct 11 22:14:16 host sshd[1]: bye".to_owned())
+        );
+    }
 }
 
 fn rel(base: &Path, p: &Path) -> String {

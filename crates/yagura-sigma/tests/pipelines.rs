@@ -221,7 +221,9 @@ detection:
   sel: {c-uri|contains: '/checkupdate.php', c-useragent: 'Mozilla/4.0', cs-host: 'www.example.org', c-uri-extension: php}
   condition: sel
 ";
-    let req = json!({"event.category": "web", "url.original": "http://www.example.org/checkupdate.php?lng=en",
+    // Proxy rules run on proxy logs (here Squid as Elastic's integration names it), not on
+    // web server access logs.
+    let req = json!({"event.category": "web", "event.dataset": "squid.log", "url.original": "http://www.example.org/checkupdate.php?lng=en",
         "url.domain": "www.example.org", "url.extension": "php", "user_agent.original": "Mozilla/4.0"});
     assert!(fires(proxy, e, req));
     let dns = "title: DNS
@@ -277,9 +279,11 @@ detection:
   sel: {dst_port: 23, action: allow}
   condition: sel
 ";
-    // No ECS logsource entry serves firewall rules yet: the rule is loaded but inactive.
+    // Firewall rules run on iptables records (Yagura's netfilter parser).
     let set = common::rules(firewall);
-    assert_eq!(Plan::compile(&set, e).inactive_rules(), [0]);
+    assert!(Plan::compile(&set, e).inactive_rules().is_empty());
+    let fw = json!({"event.dataset": "iptables.log", "destination.port": 23, "event.action": "allow"});
+    assert!(fires(firewall, e, fw));
     // Linux network connection (Sysmon-for-Linux names) on an ECS network event.
     let conn = "title: Conn
 logsource: {product: linux, category: network_connection}

@@ -9,7 +9,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use yagura_ingest::discover;
+use yagura_ingest::discover_with;
 use yagura_sigma::rule::Level;
 
 use crate::hunt::correlate::CaptureLog;
@@ -42,7 +42,8 @@ Exit status:
 #[derive(Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct HuntArgs {
-    /// Log files and folders (walked recursively): EVTX, JSON/NDJSON, gzip, zip.
+    /// Log files and folders (walked recursively): EVTX, JSON/NDJSON, text logs (syslog, auth.log,
+    /// access logs, Zeek), gzip, zip.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Sigma rule folder or file to load (repeatable), next to the built-in pack.
@@ -132,7 +133,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     summary.rules_loaded = set.rules.len() + set.correlations.len();
     summary.rules_rejected = set.errors.len();
 
-    let found = discover(&a.paths);
+    let found = discover_with(&a.paths, &crate::hunt::text::is_text_log);
     summary.files = found.files.len();
     summary.skipped = found.skipped.len();
     for s in &found.skipped {

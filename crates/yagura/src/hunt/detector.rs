@@ -93,6 +93,12 @@ impl DetectorWorker<'_, '_> {
         Ok(meta)
     }
 
+    /// Evaluates `record` as the text-log and vendor-JSON parsers
+    /// (`yagura_normalize::parse::Parser`) left it: an ECS record, on the ECS plan.
+    pub fn evaluate_parsed_record(&mut self) {
+        self.evaluate_record(Shape::Ecs);
+    }
+
     /// Evaluates `record`, flattened from a document of shape `shape`.
     fn evaluate_record(&mut self, shape: Shape) {
         self.hits.clear();

@@ -15,4 +15,5 @@ pub mod rules_source;
 pub mod scan;
 pub mod sorter;
 pub mod summary;
+pub mod text;
 pub mod time;

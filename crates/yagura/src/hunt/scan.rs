@@ -4,13 +4,15 @@
 
 use crossbeam_channel::{bounded, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use yagura_ingest::{InputFile, Location, RawItem, ReadOptions};
+use yagura_ingest::{InputFile, Location, RawItem, ReadOptions, TextItem};
+use yagura_normalize::parse::{cloudtrail_records, Outcome, Parser, SourceType};
 use yagura_sigma::correlation::Capture;
 use yagura_sigma::rule::Level;
 
 use super::detection::Detection;
 use super::detector::{Detector, DetectorWorker};
 use super::key_fields::summarize;
+use super::text::{is_vendor_json, meta_of, mtime_ms};
 
 /// Which events and detections to keep.
 #[derive(Clone, Debug)]
@@ -141,11 +143,59 @@ fn scan_file(
     read_opts: &ReadOptions,
     tx: &Sender<Message>,
 ) -> u64 {
+    if file.kind.is_text() {
+        return scan_text(file, worker, levels, filter, tx);
+    }
     let mut events = 0;
+    // Vendor JSON (CloudTrail, Okta, Suricata EVE, Zeek) goes through the parsers; made on the
+    // first such document.
+    let mut vendor: Option<(Parser, String, i64)> = None;
     // EVTX records come as JSON text, flattened without building a `Value` per record.
     file.read_raw(read_opts, &mut |item| {
         let (loc, result) = match item {
             RawItem::Json { loc, json } => (loc, worker.evaluate_json(json)),
+            RawItem::Doc { loc, doc } if is_vendor_json(doc) || is_cloudtrail_file(doc) => {
+                let (parser, raw, received_ms) = vendor.get_or_insert_with(|| {
+                    (
+                        Parser::new(SourceType::Auto),
+                        String::new(),
+                        mtime_ms(&file.path),
+                    )
+                });
+                let inner = cloudtrail_records(doc);
+                let numbered = inner.is_some();
+                let records = inner.unwrap_or(std::slice::from_ref(doc));
+                for (i, doc) in records.iter().enumerate() {
+                    raw.clear();
+                    // Writing JSON into a String cannot fail (no I/O, valid UTF-8).
+                    let _ = serde_json::to_writer(StringWriter(raw), doc);
+                    let outcome = parser.parse_json(doc, raw, *received_ms, &mut worker.record);
+                    if outcome == Outcome::Skip {
+                        continue;
+                    }
+                    events += 1;
+                    if events % PROGRESS_EVERY == 0 {
+                        let _ = tx.send(Message::Events(PROGRESS_EVERY));
+                    }
+                    worker.evaluate_parsed_record();
+                    if !worker.hits().is_empty() {
+                        let meta = meta_of(&worker.record, outcome);
+                        // Records of one `{"Records":[...]}` file are numbered in it.
+                        let at;
+                        let loc = if numbered {
+                            at = Location {
+                                file: loc.file.clone(),
+                                record: i as u64 + 1,
+                            };
+                            &at
+                        } else {
+                            loc
+                        };
+                        report_hits(worker, meta, loc, levels, filter, tx);
+                    }
+                }
+                return;
+            }
             RawItem::Doc { loc, doc } => (loc, worker.evaluate(doc)),
             RawItem::Error(e) => {
                 let _ = tx.send(Message::Error(e.to_string()));
@@ -165,6 +215,64 @@ fn scan_file(
             Err(e) => {
                 let _ = tx.send(Message::Error(format!("{loc}: {e}")));
             }
+        }
+    });
+    events
+}
+
+/// A `{"Records":[...]}` CloudTrail file (one document holding the records).
+fn is_cloudtrail_file(doc: &serde_json::Value) -> bool {
+    doc.get("Records").is_some() && cloudtrail_records(doc).is_some()
+}
+
+/// `io::Write` into a reused `String`, for `serde_json::to_writer` (which writes whole UTF-8
+/// tokens; anything else is refused, never stored).
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let s = std::str::from_utf8(buf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.0.push_str(s);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads a text log line by line through one parser (its Zeek header state is per file), into
+/// the worker's one record; returns the number of events (header and empty lines are none).
+/// The file's modification time gives RFC 3164 timestamps their year.
+fn scan_text(
+    file: &InputFile,
+    worker: &mut DetectorWorker<'_, '_>,
+    levels: &[Level],
+    filter: &ScanFilter,
+    tx: &Sender<Message>,
+) -> u64 {
+    let mut events = 0;
+    let mut parser = Parser::new(SourceType::Auto);
+    let received_ms = mtime_ms(&file.path);
+    file.read_text(&mut |item| match item {
+        TextItem::Line { loc, line } => {
+            let outcome = parser.parse(line, received_ms, &mut worker.record);
+            if outcome == Outcome::Skip {
+                return;
+            }
+            events += 1;
+            if events % PROGRESS_EVERY == 0 {
+                let _ = tx.send(Message::Events(PROGRESS_EVERY));
+            }
+            worker.evaluate_parsed_record();
+            if !worker.hits().is_empty() {
+                let meta = meta_of(&worker.record, outcome);
+                report_hits(worker, meta, loc, levels, filter, tx);
+            }
+        }
+        TextItem::Error(e) => {
+            let _ = tx.send(Message::Error(e.to_string()));
         }
     });
     events
