@@ -282,7 +282,8 @@ detection:
     // Firewall rules run on iptables records (Yagura's netfilter parser).
     let set = common::rules(firewall);
     assert!(Plan::compile(&set, e).inactive_rules().is_empty());
-    let fw = json!({"event.dataset": "iptables.log", "destination.port": 23, "event.action": "allow"});
+    let fw =
+        json!({"event.dataset": "iptables.log", "destination.port": 23, "event.action": "allow"});
     assert!(fires(firewall, e, fw));
     // Linux network connection (Sysmon-for-Linux names) on an ECS network event.
     let conn = "title: Conn
