@@ -109,24 +109,44 @@ pub(crate) fn addr(rec: &mut Record, prefix: &str, value: &str) {
 /// `(key, kind, value)`; `serde_json` objects are sorted by key, so the order between different
 /// keys is not kept).
 pub fn write_json(rec: &Record, out: &mut Vec<u8>) {
-    // Repeated keys are found by sorting field indices by key (stable, so a key's values stay
-    // in record order): O(n log n) instead of comparing every pair of fields, and no
-    // allocation per record once the thread's buffers have grown.
+    // Repeated keys are found with a small open-addressing table of key hashes, reused across
+    // records: O(n), and no allocation per record once the thread's buffers have grown.
     GROUPS.with(|g| {
         let mut g = g.borrow_mut();
-        let (order, next, follower) = &mut *g;
+        let Groups {
+            table,
+            next,
+            tail,
+            follower,
+        } = &mut *g;
         let n = rec.len();
-        order.clear();
-        order.extend(0..n as u32);
-        order.sort_by(|&a, &b| key_at(rec, a).cmp(key_at(rec, b)));
+        let size = (n * 2).next_power_of_two().max(16);
+        let mask = size - 1;
+        table.clear();
+        table.resize(size, u32::MAX);
         next.clear();
         next.resize(n, u32::MAX);
+        tail.clear();
+        tail.extend(0..n as u32);
         follower.clear();
         follower.resize(n, false);
-        for w in order.windows(2) {
-            if key_at(rec, w[0]) == key_at(rec, w[1]) {
-                next[w[0] as usize] = w[1];
-                follower[w[1] as usize] = true;
+        for i in 0..n {
+            let key = key_at(rec, i);
+            let mut h = (hash(key) as usize) & mask;
+            loop {
+                let j = table[h];
+                if j == u32::MAX {
+                    table[h] = i as u32;
+                    break;
+                }
+                if key_at(rec, j as usize) == key {
+                    let t = tail[j as usize] as usize;
+                    next[t] = i as u32;
+                    tail[j as usize] = i as u32;
+                    follower[i] = true;
+                    break;
+                }
+                h = (h + 1) & mask;
             }
         }
         out.push(b'{');
@@ -162,16 +182,34 @@ pub fn write_json(rec: &Record, out: &mut Vec<u8>) {
     });
 }
 
-type Groups = (Vec<u32>, Vec<u32>, Vec<bool>);
-
-thread_local! {
-    static GROUPS: std::cell::RefCell<Groups> = const {
-        std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new()))
-    };
+#[derive(Default)]
+struct Groups {
+    /// Hash slot → index of the first field with that key (`u32::MAX`: empty).
+    table: Vec<u32>,
+    /// Field → next field with the same key.
+    next: Vec<u32>,
+    /// First field of a key → last field with that key so far.
+    tail: Vec<u32>,
+    /// Field repeats an earlier key.
+    follower: Vec<bool>,
 }
 
-fn key_at(rec: &Record, i: u32) -> &str {
-    rec.at(i as usize).map_or("", |f| f.key)
+thread_local! {
+    static GROUPS: std::cell::RefCell<Groups> = std::cell::RefCell::new(Groups::default());
+}
+
+/// FNV-1a: field names are short, and this runs once per field.
+fn hash(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn key_at(rec: &Record, i: usize) -> &str {
+    rec.at(i).map_or("", |f| f.key)
 }
 
 fn json_value(value: &str, kind: Kind, out: &mut Vec<u8>) {
@@ -256,5 +294,35 @@ mod tests {
             v
         };
         assert_eq!(sorted(&rec), sorted(&back));
+    }
+
+    #[test]
+    fn interleaved_repeats_keep_record_order_at_the_first_place() {
+        let mut rec = Record::new();
+        for (k, v) in [
+            ("a", "1"),
+            ("b", "2"),
+            ("a", "3"),
+            ("c", "4"),
+            ("b", "5"),
+            ("a", "6"),
+        ] {
+            rec.push(k, Kind::Str, v);
+        }
+        // Many distinct keys: the hash table fills and probes.
+        for i in 0..100 {
+            rec.push(&format!("k{i}"), Kind::Num, &i.to_string());
+        }
+        rec.push("k7", Kind::Num, "700");
+        let mut out = Vec::new();
+        write_json(&rec, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(r#"{"a":["1","3","6"],"b":["2","5"],"c":"4","k0":0,"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""k7":[7,700]"#), "{text}");
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc.as_object().unwrap().len(), 103);
     }
 }
