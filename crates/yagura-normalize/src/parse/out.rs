@@ -227,8 +227,22 @@ fn json_value(value: &str, kind: Kind, out: &mut Vec<u8>) {
 pub(crate) fn json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let b = s.as_bytes();
+    out.reserve(b.len() + 2);
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
+    let mut i = 0;
+    while i < b.len() {
+        // Eight bytes at a time while none needs escaping (`"`, `\`, or a control byte): most
+        // text, `event.original` above all, has long runs without one.
+        if let Some(chunk) = b.get(i..i + 8) {
+            let w = u64::from_le_bytes([
+                chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+            ]);
+            if !needs_escape_swar(w) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
         let esc: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -238,17 +252,33 @@ pub(crate) fn json_str(s: &str, out: &mut Vec<u8>) {
             0..=0x1f => {
                 out.extend_from_slice(&b[start..i]);
                 let _ = write!(HexSink(out), "\\u{:04x}", c);
-                start = i + 1;
+                i += 1;
+                start = i;
                 continue;
             }
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&b[start..i]);
         out.extend_from_slice(esc);
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
+}
+
+/// True when one of the 8 bytes of `w` is `"`, `\` or below 0x20 (may be true for a byte
+/// >= 0x80 next to one of them; the byte loop decides then).
+#[inline]
+fn needs_escape_swar(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64)) | below_space) != 0
 }
 
 struct HexSink<'a>(&'a mut Vec<u8>);
@@ -324,5 +354,18 @@ mod tests {
         assert!(text.contains(r#""k7":[7,700]"#), "{text}");
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(doc.as_object().unwrap().len(), 103);
+    }
+
+    #[test]
+    fn json_str_escapes_at_every_offset() {
+        for special in ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "櫓"] {
+            for pos in 0..20 {
+                let text = format!("{}{special}{}", "a".repeat(pos), "b".repeat(20 - pos));
+                let mut out = Vec::new();
+                json_str(&text, &mut out);
+                let back: String = serde_json::from_slice(&out).unwrap();
+                assert_eq!(back, text, "{special:?} at {pos}");
+            }
+        }
     }
 }
