@@ -1,11 +1,16 @@
 //! The loop from the write-ahead log to the store: read, normalize, append, commit, release.
+//!
+//! Normalizing is the costly part (parsing, then writing the ECS document), so a batch read
+//! from the log is normalized on [`Indexer::lanes`] threads at once, then appended to the store
+//! in sequence order. Records of one tailed file always go to the same lane, so stream state
+//! (a Zeek `#fields` header) stays with its lines; other records are split by position.
 
 use crate::{EventStore, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use yagura_collect::raw::{decode, Format};
-use yagura_collect::wal::Wal;
+use yagura_collect::wal::{Records, Wal};
 use yagura_event::Record;
 use yagura_normalize::arrival::{Arrival, Normalizer};
 use yagura_normalize::parse::{write_json, Outcome};
@@ -25,83 +30,197 @@ pub struct IndexerStats {
     pub last_seq: AtomicU64,
 }
 
+/// One normalizing thread's state and output for a batch.
+#[derive(Default)]
+struct Lane {
+    normalizer: Normalizer,
+    rec: Record,
+    /// ECS documents written back to back.
+    out: Vec<u8>,
+    /// `(seq, start, end)` into `out`, ascending.
+    items: Vec<(u64, usize, usize)>,
+    unparsed: u64,
+    skipped: u64,
+    damaged: u64,
+}
+
+impl Lane {
+    fn normalize(&mut self, seq: u64, payload: &[u8]) {
+        let Ok(raw) = decode(payload) else {
+            self.damaged += 1;
+            tracing::error!("write-ahead log record {seq}: cannot be decoded; skipped");
+            return;
+        };
+        let env = raw.envelope;
+        let text = String::from_utf8_lossy(raw.data);
+        let arrival = Arrival {
+            listener: env.listener,
+            source_type: env.source_type,
+            peer: env.peer,
+            host: env.host,
+            stream: env.stream,
+            offset: env.offset,
+            received_ms: env.received_ms,
+            json: env.format == Format::Json,
+        };
+        match self.normalizer.normalize(&arrival, &text, &mut self.rec) {
+            Outcome::Event { parsed, .. } => {
+                if !parsed {
+                    self.unparsed += 1;
+                }
+                let start = self.out.len();
+                write_json(&self.rec, &mut self.out);
+                self.items.push((seq, start, self.out.len()));
+            }
+            Outcome::Skip => self.skipped += 1,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.out.clear();
+        self.items.clear();
+        self.unparsed = 0;
+        self.skipped = 0;
+        self.damaged = 0;
+    }
+}
+
+/// The lane of a record: a tailed file's records always go to one lane (by its path).
+fn lane_of(payload: &[u8], index: usize, n: usize, lanes: usize) -> usize {
+    if let Ok(r) = decode(payload) {
+        if r.envelope.listener == "tail" {
+            let h = r
+                .envelope
+                .stream
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+                });
+            return (h % lanes as u64) as usize;
+        }
+    }
+    index * lanes / n.max(1)
+}
+
 /// Reads the log from the store's last event on, normalizes, stores.
 pub struct Indexer<S: EventStore> {
     wal: Arc<dyn Wal>,
     store: S,
-    normalizer: Normalizer,
+    lanes: Vec<Lane>,
+    assign: Vec<u8>,
     /// Counters.
     pub stats: Arc<IndexerStats>,
     /// Records read from the log per commit.
     pub batch: usize,
 }
 
+/// Batches smaller than this are normalized on the indexer's own thread.
+const PARALLEL_FROM: usize = 1024;
+
 impl<S: EventStore> Indexer<S> {
-    /// An indexer over `wal` into `store`.
+    /// An indexer over `wal` into `store`, normalizing on one lane per core (at most 4).
     pub fn new(wal: Arc<dyn Wal>, store: S) -> Self {
         let stats = Arc::new(IndexerStats::default());
         stats.last_seq.store(store.last_seq(), Ordering::Relaxed);
         // Everything the store holds is done with in the log.
         wal.release(store.last_seq());
+        let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         Self {
             wal,
             store,
-            normalizer: Normalizer::new(),
+            lanes: (0..lanes).map(|_| Lane::default()).collect(),
+            assign: Vec::new(),
             stats,
             batch: 8192,
         }
     }
 
+    /// Normalizes on `lanes` threads (1: on this thread only).
+    pub fn with_lanes(mut self, lanes: usize) -> Self {
+        self.lanes = (0..lanes.max(1)).map(|_| Lane::default()).collect();
+        self
+    }
+
     /// Processes what the log holds now; returns how many records were read.
-    pub fn step(
+    fn step(
         &mut self,
         cursor: &mut dyn yagura_collect::wal::WalCursor,
-        records: &mut yagura_collect::wal::Records,
-        rec: &mut Record,
-        json: &mut Vec<u8>,
+        records: &mut Records,
     ) -> Result<usize, StoreError> {
         records.clear();
         let n = cursor.read(self.batch, records)?;
         if n == 0 {
             return Ok(0);
         }
+        for lane in &mut self.lanes {
+            lane.clear();
+        }
         let mut last = 0;
-        for (seq, payload) in records.iter() {
-            last = seq;
-            let Ok(raw) = decode(payload) else {
-                self.stats.damaged.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("write-ahead log record {seq}: cannot be decoded; skipped");
-                continue;
-            };
-            let env = raw.envelope;
-            let text = String::from_utf8_lossy(raw.data);
-            let arrival = Arrival {
-                listener: env.listener,
-                source_type: env.source_type,
-                peer: env.peer,
-                host: env.host,
-                stream: env.stream,
-                offset: env.offset,
-                received_ms: env.received_ms,
-                json: env.format == Format::Json,
-            };
-            match self.normalizer.normalize(&arrival, &text, rec) {
-                Outcome::Event { parsed, .. } => {
-                    if !parsed {
-                        self.stats.unparsed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    json.clear();
-                    write_json(rec, json);
-                    self.store.append(seq, json)?;
-                    self.stats.events.fetch_add(1, Ordering::Relaxed);
+        if n < PARALLEL_FROM || self.lanes.len() == 1 {
+            let lane = &mut self.lanes[0];
+            for (seq, payload) in records.iter() {
+                last = seq;
+                lane.normalize(seq, payload);
+            }
+        } else {
+            let lanes = self.lanes.len();
+            self.assign.clear();
+            for (i, (seq, payload)) in records.iter().enumerate() {
+                last = seq;
+                self.assign.push(lane_of(payload, i, n, lanes) as u8);
+            }
+            let records: &Records = records;
+            let assign = &self.assign;
+            std::thread::scope(|scope| {
+                let mut it = self.lanes.iter_mut().enumerate();
+                let first = it.next();
+                for (k, lane) in it {
+                    scope.spawn(move || {
+                        for ((seq, payload), &a) in records.iter().zip(assign) {
+                            if a as usize == k {
+                                lane.normalize(seq, payload);
+                            }
+                        }
+                    });
                 }
-                Outcome::Skip => {
-                    self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                if let Some((k, lane)) = first {
+                    for ((seq, payload), &a) in records.iter().zip(assign) {
+                        if a as usize == k {
+                            lane.normalize(seq, payload);
+                        }
+                    }
+                }
+            });
+        }
+        // Append in sequence order: merge the lanes' ascending lists.
+        let mut pos = vec![0usize; self.lanes.len()];
+        loop {
+            let mut best: Option<(usize, u64)> = None;
+            for (k, lane) in self.lanes.iter().enumerate() {
+                if let Some(&(seq, _, _)) = lane.items.get(pos[k]) {
+                    if best.is_none_or(|(_, s)| seq < s) {
+                        best = Some((k, seq));
+                    }
                 }
             }
+            let Some((k, _)) = best else { break };
+            let (seq, start, end) = self.lanes[k].items[pos[k]];
+            pos[k] += 1;
+            self.store.append(seq, &self.lanes[k].out[start..end])?;
         }
         // Every record up to `last` is done: stored, or nothing to store.
         self.store.commit()?;
+        let (mut events, mut unparsed, mut skipped, mut damaged) = (0, 0, 0, 0);
+        for lane in &self.lanes {
+            events += lane.items.len() as u64;
+            unparsed += lane.unparsed;
+            skipped += lane.skipped;
+            damaged += lane.damaged;
+        }
+        self.stats.events.fetch_add(events, Ordering::Relaxed);
+        self.stats.unparsed.fetch_add(unparsed, Ordering::Relaxed);
+        self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
+        self.stats.damaged.fetch_add(damaged, Ordering::Relaxed);
         self.stats.last_seq.store(last, Ordering::Relaxed);
         self.wal.release(last);
         Ok(n)
@@ -110,11 +229,9 @@ impl<S: EventStore> Indexer<S> {
     /// Runs until `stop` is set and the log is drained.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
         let mut cursor = self.wal.cursor(self.store.last_seq() + 1)?;
-        let mut records = yagura_collect::wal::Records::default();
-        let mut rec = Record::new();
-        let mut json = Vec::with_capacity(4096);
+        let mut records = Records::default();
         loop {
-            let n = self.step(cursor.as_mut(), &mut records, &mut rec, &mut json)?;
+            let n = self.step(cursor.as_mut(), &mut records)?;
             if n == 0 {
                 if stop.load(Ordering::SeqCst) {
                     return Ok(());
@@ -122,5 +239,99 @@ impl<S: EventStore> Indexer<S> {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{read_events, Journal};
+    use yagura_collect::raw::{Batch, Envelope};
+    use yagura_collect::wal::{FileWal, WalOptions};
+
+    /// Parallel lanes store the same events, in the same order, as one lane; a tailed Zeek
+    /// file keeps its header with its lines.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lanes_store_in_sequence_order_and_keep_stream_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = FileWal::open(
+            &dir.path().join("wal"),
+            WalOptions::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let wal = Arc::new(wal);
+        let mut b = Batch::new();
+        let env = |listener, stream| Envelope {
+            received_ms: 1_700_000_000_000,
+            listener,
+            source_type: "auto",
+            peer: "127.0.0.1:1",
+            host: "",
+            stream,
+            offset: 0,
+            file_id: 0,
+            format: Format::Text,
+        };
+        let zeek = [
+            "#separator \\x09",
+            "#path\tdns",
+            "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery",
+            "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring",
+        ];
+        for z in zeek {
+            b.push(&env("tail", "/var/log/zeek/dns.log"), z.as_bytes());
+        }
+        for i in 0..3000 {
+            let line = format!("<38>Nov 30 10:00:00 gw sshd[42]: Failed password for root from 192.0.2.1 port {i} ssh2");
+            b.push(&env("syslog-tcp", ""), line.as_bytes());
+            if i % 10 == 0 {
+                let z = format!(
+                    "1700000000.{i:06}\tC{i}\t10.0.0.1\t5353\t10.0.0.2\t53\tudp\tq{i}.example.com"
+                );
+                b.push(&env("tail", "/var/log/zeek/dns.log"), z.as_bytes());
+            }
+        }
+        let total = b.len();
+        wal.try_append(b).unwrap().await.unwrap().unwrap();
+        let run = |lanes: usize, name: &str| {
+            let jdir = dir.path().join(name);
+            let journal = Journal::open(&jdir, false).unwrap();
+            let w: Arc<dyn Wal> = wal.clone();
+            let mut ix = Indexer::new(w, journal).with_lanes(lanes);
+            let mut cursor = ix.wal.cursor(1).unwrap();
+            let mut recs = Records::default();
+            while ix.step(cursor.as_mut(), &mut recs).unwrap() > 0 {}
+            let mut lines = Vec::new();
+            read_events(&jdir, |l| lines.push(l.to_owned())).unwrap();
+            lines
+        };
+        let one = run(1, "one");
+        let two = run(2, "two");
+        assert_eq!(one.len(), total - zeek.len());
+        let strip = |l: &String| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("event.ingested");
+            v
+        };
+        assert_eq!(
+            one.iter().map(strip).collect::<Vec<_>>(),
+            two.iter().map(strip).collect::<Vec<_>>()
+        );
+        let seqs: Vec<u64> = two
+            .iter()
+            .map(|l| strip(l)["yagura.seq"].as_u64().unwrap())
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        let zeek_events: Vec<_> = two
+            .iter()
+            .map(strip)
+            .filter(|v| v["event.dataset"] == "zeek.dns")
+            .collect();
+        assert_eq!(zeek_events.len(), 300);
+        assert!(zeek_events.iter().all(|v| v["dns.question.name"]
+            .as_str()
+            .unwrap()
+            .ends_with(".example.com")));
     }
 }
