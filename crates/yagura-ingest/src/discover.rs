@@ -284,6 +284,8 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
         "zip" => Class::Input(InputKind::Zip),
         "json" | "jsonl" | "ndjson" => Class::Input(InputKind::Json),
         "log" if content == Content::Json => Class::Input(InputKind::Json),
+        // Rotated JSON logs: `events.json.1`, `app.ndjson.0`, `eve.json.3`.
+        _ if content == Content::Json && is_rotation(&ext) => Class::Input(InputKind::Json),
         _ if is_clearly_not_log(path, &ext) => Class::NotLog,
         _ => match text_head(head, whole) {
             Some(_) if ext == "log" => Class::Input(InputKind::Text),
@@ -293,6 +295,11 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
             None => Class::Unknown(format!("unknown format (extension {ext:?})")),
         },
     }
+}
+
+/// A rotation suffix: `1`, `0`, `20241201`.
+fn is_rotation(ext: &str) -> bool {
+    !ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_clearly_not_log(path: &Path, ext: &str) -> bool {

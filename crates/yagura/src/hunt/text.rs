@@ -9,13 +9,13 @@ use yagura_normalize::EventMeta;
 /// Lines of a file's head looked at to tell whether it is a text log.
 const SNIFF_LINES: usize = 32;
 
-/// Whether the first complete lines of a text file are a log: enough of them are recognised
-/// by the parsers (a Zeek TSV header counts at once). Comment lines (`#`, as in test logs that
-/// annotate every line) count against it only half.
+/// Whether the first complete lines of a text file are a log: the first one or a third of them
+/// are recognised by the parsers (a Zeek TSV header counts at once). Comment lines (`#`, as in
+/// test logs that annotate every line) do not count.
 pub fn is_text_log(head: &str) -> bool {
     let mut parser = Parser::new(SourceType::Auto);
     let mut rec = Record::new();
-    let (mut seen, mut known) = (0usize, 0usize);
+    let (mut seen, mut known, mut first_known) = (0usize, 0usize, false);
     for line in head.lines().take(SNIFF_LINES) {
         if line.starts_with("#separator") || line.starts_with("#fields") {
             return true;
@@ -29,11 +29,14 @@ pub fn is_text_log(head: &str) -> bool {
                 seen += 1;
                 if !matches!(source, SourceType::Unknown | SourceType::Json) {
                     known += 1;
+                    first_known |= seen == 1;
                 }
             }
         }
     }
-    known > 0 && known * 2 >= seen
+    // Multi-line messages (indented continuations) are not recognised on their own: a first
+    // line that is, or a third of the lines, will do.
+    first_known || (known > 0 && known * 3 >= seen)
 }
 
 /// True when `doc` is a record of a vendor format the JSON parsers give ECS fields (CloudTrail,
