@@ -25,6 +25,9 @@ pub struct SourceStats {
     pub last_seen_ms: AtomicI64,
     /// Events per second over the last sampling period (set by [`Metrics::sample`]).
     pub rate: AtomicU64,
+    /// Arrival time minus event time of the source's last stored event, ms (set by the
+    /// store's indexer; a growing lag means the sender is behind or its clock is off).
+    pub lag_ms: AtomicI64,
     prev_events: AtomicU64,
 }
 
@@ -173,6 +176,16 @@ impl Metrics {
                     get(st)
                 );
             }
+        }
+        let _ = writeln!(out, "# HELP yagura_source_lag_seconds Arrival time minus event time of the source's last stored event\n# TYPE yagura_source_lag_seconds gauge");
+        for ((l, s), st) in map.iter() {
+            let _ = writeln!(
+                out,
+                "yagura_source_lag_seconds{{listener=\"{}\",source=\"{}\"}} {:.3}",
+                label(l),
+                label(s),
+                st.lag_ms.load(Ordering::Relaxed) as f64 / 1000.0
+            );
         }
         let _ = writeln!(out, "# HELP yagura_source_idle_seconds Seconds since the source's last record\n# TYPE yagura_source_idle_seconds gauge");
         let _ = writeln!(out, "# HELP yagura_source_quiet 1 when the source has been idle longer than the quiet threshold");

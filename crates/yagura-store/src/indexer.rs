@@ -42,6 +42,18 @@ struct Lane {
     unparsed: u64,
     skipped: u64,
     damaged: u64,
+    /// Per `(listener, source)` seen in the batch: arrival minus event time of its last event.
+    lags: Vec<(String, String, i64)>,
+}
+
+/// The source a metric is kept for: the sender's address without its port (as the listeners
+/// count it), or the tailed file.
+fn source_of<'a>(listener: &str, peer: &'a str, stream: &'a str) -> &'a str {
+    if listener == "tail" {
+        return stream;
+    }
+    let ip = peer.rsplit_once(':').map_or(peer, |(ip, _)| ip);
+    ip.trim_start_matches('[').trim_end_matches(']')
 }
 
 impl Lane {
@@ -64,9 +76,27 @@ impl Lane {
             json: env.format == Format::Json,
         };
         match self.normalizer.normalize(&arrival, &text, &mut self.rec) {
-            Outcome::Event { parsed, .. } => {
+            Outcome::Event {
+                parsed,
+                timestamp_ms,
+                ..
+            } => {
                 if !parsed {
                     self.unparsed += 1;
+                }
+                let source = source_of(env.listener, env.peer, env.stream);
+                let lag = env.received_ms - timestamp_ms;
+                let known = self
+                    .lags
+                    .iter()
+                    .rposition(|(l, s, _)| l == env.listener && s == source);
+                match known {
+                    Some(i) => self.lags[i].2 = lag,
+                    None if self.lags.len() < 1024 => {
+                        self.lags
+                            .push((env.listener.to_owned(), source.to_owned(), lag));
+                    }
+                    None => {}
                 }
                 let start = self.out.len();
                 write_json(&self.rec, &mut self.out);
@@ -82,6 +112,7 @@ impl Lane {
         self.unparsed = 0;
         self.skipped = 0;
         self.damaged = 0;
+        self.lags.clear();
     }
 }
 
@@ -112,6 +143,7 @@ pub struct Indexer<S: EventStore> {
     pub stats: Arc<IndexerStats>,
     /// Records read from the log per commit.
     pub batch: usize,
+    metrics: Option<Arc<yagura_collect::metrics::Metrics>>,
 }
 
 /// Batches smaller than this are normalized on the indexer's own thread.
@@ -132,7 +164,14 @@ impl<S: EventStore> Indexer<S> {
             assign: Vec::new(),
             stats,
             batch: 8192,
+            metrics: None,
         }
+    }
+
+    /// Reports each source's event lag into the listeners' counters.
+    pub fn with_metrics(mut self, metrics: Arc<yagura_collect::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Normalizes on `lanes` threads (1: on this thread only).
@@ -222,6 +261,13 @@ impl<S: EventStore> Indexer<S> {
         self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
         self.stats.damaged.fetch_add(damaged, Ordering::Relaxed);
         self.stats.last_seq.store(last, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            for lane in &self.lanes {
+                for (l, s, lag) in &lane.lags {
+                    m.source(l, s).lag_ms.store(*lag, Ordering::Relaxed);
+                }
+            }
+        }
         self.wal.release(last);
         Ok(n)
     }

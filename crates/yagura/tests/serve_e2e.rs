@@ -424,6 +424,33 @@ fn curl_ndjson_and_hec_with_acks() {
     );
     let evs = srv.wait_for("hec-raw-", 100, Duration::from_secs(20));
     assert_exactly_once(&evs, "hec-raw-", 0..100);
+    // Metrics per listener and source: counts, the refused line, and the event-time lag (the
+    // last HEC records are raw lines without a time of their own: lag under a minute).
+    let out = Command::new(&curl)
+        .args(["-sS", &format!("http://{http}/metrics")])
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        metrics.contains(r#"yagura_events_received_total{listener="http",source="127.0.0.1"} 500"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"yagura_errors_total{listener="http",source="127.0.0.1"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"yagura_dead_letters_total{listener="http",source="127.0.0.1"} 1"#),
+        "{metrics}"
+    );
+    let hec_lag: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"yagura_source_lag_seconds{listener="hec",source="127.0.0.1"} "#)
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("a lag for the HEC source");
+    assert!((0.0..60.0).contains(&hec_lag), "hec lag {hec_lag}");
     // The invalid NDJSON line is a dead letter.
     let dir = srv.stop();
     let out = Command::new(BIN)

@@ -218,7 +218,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             tracing::error!("write-ahead log damage: {d}");
         }
         let wal: Arc<dyn Wal> = collector.wal.clone();
-        let indexer = Indexer::new(wal, journal);
+        let indexer = Indexer::new(wal, journal).with_metrics(collector.intake.metrics.clone());
         let _ = stats_cell.set(indexer.stats.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let indexer_thread = {
