@@ -71,6 +71,8 @@ pub struct Normalizer {
     last: Option<(String, String, SourceType)>,
     last_idx: usize,
     scratch: String,
+    line: Record,
+    merged: Record,
 }
 
 /// Parsers kept at most (one per stream); beyond, the map is cleared (stream state is only
@@ -124,9 +126,12 @@ impl Normalizer {
             otlp(data, a.received_ms, rec)
         } else if a.json {
             match serde_json::from_str::<Value>(data) {
-                Ok(doc) => self
-                    .parser(a, hint)
-                    .parse_json(&doc, data, a.received_ms, rec),
+                Ok(doc) => {
+                    let o = self
+                        .parser(a, hint)
+                        .parse_json(&doc, data, a.received_ms, rec);
+                    self.wrapped_line(a, &doc, data, o, rec)
+                }
                 Err(_) => self.parser(a, hint).parse(data, a.received_ms, rec),
             }
         } else {
@@ -136,6 +141,71 @@ impl Normalizer {
             self.arrival_fields(a, rec);
         }
         outcome
+    }
+
+    /// A shipper's wrapped line: Filebeat, Fluent Bit, Vector and Logstash send a text log line
+    /// as `{"@timestamp":…, "message":"<the line>", "host":{…}, "log":{"file":{…}}}`. When such a
+    /// generic document's `message` is a line a text parser understands, the event gets that
+    /// parser's fields (they win, `@timestamp` included, as Filebeat's ingest pipelines do), plus
+    /// the document's other fields; `event.original` stays the document as received.
+    fn wrapped_line(
+        &mut self,
+        a: &Arrival<'_>,
+        doc: &Value,
+        data: &str,
+        outcome: Outcome,
+        rec: &mut Record,
+    ) -> Outcome {
+        let Outcome::Event {
+            source: SourceType::Json,
+            ..
+        } = outcome
+        else {
+            return outcome;
+        };
+        let Some(Value::String(line)) = doc.get("message") else {
+            return outcome;
+        };
+        let mut parsed = std::mem::take(&mut self.line);
+        let received = match outcome {
+            Outcome::Event { timestamp_ms, .. } => timestamp_ms,
+            Outcome::Skip => a.received_ms,
+        };
+        let text_outcome = self
+            .parser(a, SourceType::Auto)
+            .parse(line, received, &mut parsed);
+        let result = match text_outcome {
+            Outcome::Event {
+                parsed: true,
+                source,
+                timestamp_ms,
+            } => {
+                let mut merged = std::mem::take(&mut self.merged);
+                merged.clear();
+                merged.push("event.original", Kind::Str, data);
+                for f in parsed.fields().filter(|f| f.key != "event.original") {
+                    merged.push(f.key, f.kind, f.value);
+                }
+                for f in rec.fields() {
+                    if f.key != "event.original"
+                        && f.key != "message"
+                        && parsed.get(f.key).is_none()
+                    {
+                        merged.push(f.key, f.kind, f.value);
+                    }
+                }
+                std::mem::swap(rec, &mut merged);
+                self.merged = merged;
+                Outcome::Event {
+                    source,
+                    parsed: true,
+                    timestamp_ms,
+                }
+            }
+            _ => outcome,
+        };
+        self.line = parsed;
+        result
     }
 
     /// HEC: `{"event": "text" | {...}, "time": 1700000000.5, "host": "h", "fields": {...}}`.
@@ -300,5 +370,82 @@ pub fn otlp(data: &str, received_ms: i64, rec: &mut Record) -> Outcome {
         source: SourceType::Json,
         parsed: true,
         timestamp_ms: ts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(json: bool) -> Arrival<'static> {
+        Arrival {
+            listener: "bulk",
+            source_type: "auto",
+            peer: "127.0.0.1:9",
+            host: "",
+            stream: "filebeat-8",
+            offset: 0,
+            received_ms: 1_764_000_000_000,
+            json,
+        }
+    }
+
+    #[test]
+    fn a_shippers_wrapped_line_is_parsed_and_keeps_the_documents_fields() {
+        let doc = r#"{"@timestamp":"2026-12-01T10:00:00Z","message":"Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186","host":{"name":"web-1"},"log":{"file":{"path":"/var/log/auth.log"}}}"#;
+        let mut n = Normalizer::new();
+        let mut rec = Record::new();
+        let o = n.normalize(&arrival(true), doc, &mut rec);
+        assert!(
+            matches!(
+                o,
+                Outcome::Event {
+                    parsed: true,
+                    source: SourceType::LinuxAuth,
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        assert_eq!(rec.get("event.original").unwrap().value, doc);
+        assert_eq!(rec.get("source.ip").unwrap().value, "173.234.31.186");
+        assert_eq!(rec.get("user.name").unwrap().value, "webmaster");
+        assert_eq!(rec.get("host.name").unwrap().value, "web-1");
+        assert_eq!(rec.get("log.file.path").unwrap().value, "/var/log/auth.log");
+        assert_eq!(rec.get_all("message").count(), 1);
+        assert_eq!(rec.get_all("event.original").count(), 1);
+        // A generic document whose message is free text stays as it is.
+        let doc = r#"{"message":"user clicked the button","app":"shop"}"#;
+        let o = n.normalize(&arrival(true), doc, &mut rec);
+        assert!(
+            matches!(
+                o,
+                Outcome::Event {
+                    source: SourceType::Json,
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        assert_eq!(rec.get("app").unwrap().value, "shop");
+    }
+
+    #[test]
+    fn otlp_records_map_to_ecs() {
+        let doc = r#"{"resource":{"service.name":"api","host.name":"h1"},"timeUnixNano":"1700000000123000000","severityText":"WARN","severityNumber":13,"body":"disk full","attributes":{"path":"/var"},"traceId":"ab"}"#;
+        let mut rec = Record::new();
+        let o = otlp(doc, 0, &mut rec);
+        assert!(matches!(
+            o,
+            Outcome::Event {
+                timestamp_ms: 1_700_000_000_123,
+                ..
+            }
+        ));
+        assert_eq!(rec.get("message").unwrap().value, "disk full");
+        assert_eq!(rec.get("log.level").unwrap().value, "warn");
+        assert_eq!(rec.get("service.name").unwrap().value, "api");
+        assert_eq!(rec.get("attributes.path").unwrap().value, "/var");
+        assert_eq!(rec.get("trace.id").unwrap().value, "ab");
     }
 }
