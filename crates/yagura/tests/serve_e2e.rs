@@ -715,3 +715,126 @@ fn restart_recovers_without_duplicates() {
     assert_exactly_once(&evs, "restart-msg-", 0..400);
     srv.stop();
 }
+
+#[test]
+fn file_tailing_across_rotation_and_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("auth.log");
+    let line = |i: usize| {
+        format!("Dec  2 10:00:00 gw sshd[42]: Failed password for root from 198.51.100.7 port {i} ssh2 tail-msg-{i}\n")
+    };
+    let append = |from: usize, to: usize| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        for i in from..to {
+            f.write_all(line(i).as_bytes()).unwrap();
+        }
+    };
+    append(0, 100);
+    let conf = work.path().join("yagura.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "tail_poll_ms = 50\n[[tail]]\npath = \"{}\"\nsource_type = \"linux_auth\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let conf_arg = conf.display().to_string();
+    let srv = Server::start(&["--config", &conf_arg]);
+    srv.wait_for("tail-msg-", 100, Duration::from_secs(20));
+    // A line written in two parts is one record, once its newline arrives.
+    {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let l = line(100);
+        f.write_all(&l.as_bytes()[..20]).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        f.write_all(&l.as_bytes()[20..]).unwrap();
+    }
+    append(101, 150);
+    srv.wait_for("tail-msg-", 150, Duration::from_secs(20));
+    // Rotation by rename: the old file gets a last line, then a new file appears.
+    let rotated = work.path().join("auth.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&rotated)
+            .unwrap();
+        f.write_all(line(150).as_bytes()).unwrap();
+    }
+    append(151, 200);
+    srv.wait_for("tail-msg-", 200, Duration::from_secs(20));
+    let dir = srv.stop();
+    // Lines written while serve is down are read after the restart, once.
+    append(200, 250);
+    let srv = Server::start_in(dir, &["--config", &conf_arg]);
+    let evs = srv.wait_for("tail-msg-", 250, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    let evs = if evs.len() == 250 {
+        srv.wait_for("tail-msg-", 250, Duration::from_secs(1))
+    } else {
+        evs
+    };
+    assert_exactly_once(&evs, "tail-msg-", 0..250);
+    assert!(
+        evs.iter()
+            .all(|e| e["log.file.path"] == log.display().to_string().as_str()),
+        "{}",
+        evs[0]
+    );
+    assert!(evs
+        .iter()
+        .all(|e| e["source.ip"] == "198.51.100.7" && e["event.outcome"] == "failure"));
+    srv.stop();
+}
+
+#[test]
+fn dead_letters_replay_into_the_store() {
+    let curl = need("curl");
+    let srv = Server::start(&[]);
+    let http = srv.addr("http");
+    let st = Command::new(&curl)
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            "--data-binary",
+            "{\"message\":\"ok\"}\n{broken deadletter-msg-0\n",
+        ])
+        .arg(format!("http://{http}/api/v1/ingest"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    srv.wait_for("\"ok\"", 1, Duration::from_secs(10));
+    let dir = srv.stop();
+    let data = dir.path().join("data");
+    let out = Command::new(BIN)
+        .args(["deadletter", "replay", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 dead letters replayed"));
+    let srv = Server::start_in(dir, &[]);
+    let evs = srv.wait_for("deadletter-msg-", 1, Duration::from_secs(10));
+    assert_exactly_once(&evs, "deadletter-msg-", 0..1);
+    assert_eq!(evs[0]["input.type"], "replay");
+    let dir = srv.stop();
+    let out = Command::new(BIN)
+        .args(["deadletter", "list", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 dead letters"));
+}
