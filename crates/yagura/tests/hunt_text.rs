@@ -328,3 +328,159 @@ fn unparsed_lines_are_events_not_errors() {
     // The empty line is no event.
     assert!(stderr.contains("Events: 3"), "{stderr}");
 }
+
+const MYAPP_PIPELINE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/examples/myapp-pipeline.yml"
+);
+const MYAPP_RULE_ID: &str = "5d0c7f5e-0d8e-4b59-9b8c-4f3b7c1c2a01";
+const MYAPP_NATIVE_RULE_ID: &str = "5d0c7f5e-0d8e-4b59-9b8c-4f3b7c1c2a02";
+
+/// A folder with two rules for `product: myapp` (one in Sigma's field names, one in myapp's
+/// own) and a file of myapp's JSON lines; the admin login failure is line 3.
+fn myapp_case() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("myapp.yml"),
+        format!(
+            "title: MyApp Admin Login Failure
+id: {MYAPP_RULE_ID}
+logsource: {{product: myapp}}
+detection:
+  sel: {{action: login_failed, User: admin}}
+  condition: sel
+level: high
+---
+title: MyApp Admin Login Failure (native names)
+id: {MYAPP_NATIVE_RULE_ID}
+logsource: {{product: myapp}}
+detection:
+  sel: {{event: login_failed, user: admin, client_ip|cidr: 203.0.113.0/24}}
+  condition: sel
+level: high
+"
+        ),
+    )
+    .unwrap();
+    let events = [
+        r#"{"@timestamp":"2026-12-01T09:00:00Z","app":"myapp","event":"login","user":"bob","client_ip":"198.51.100.4"}"#,
+        r#"{"@timestamp":"2026-12-01T09:00:05Z","app":"myapp","event":"login_failed","user":"bob","client_ip":"198.51.100.4"}"#,
+        r#"{"@timestamp":"2026-12-01T09:00:09Z","app":"myapp","event":"login_failed","user":"admin","client_ip":"203.0.113.7"}"#,
+        r#"{"@timestamp":"2026-12-01T09:00:09Z","app":"other","event":"login_failed","user":"admin","client_ip":"203.0.113.7"}"#,
+    ];
+    std::fs::write(dir.path().join("myapp.ndjson"), events.join("\n") + "\n").unwrap();
+    dir
+}
+
+#[test]
+fn rules_without_a_pipeline_are_named_and_user_pipelines_serve_them() {
+    let dir = myapp_case();
+    let rules = dir.path().join("rules").display().to_string();
+    let events = dir.path().join("myapp.ndjson");
+    // No pipeline serves `product: myapp`: nothing fires, and the summary says so.
+    let (hits, stderr) = hunt(&["--no-builtin", "--rules", &rules], &[&events]);
+    assert!(hits.is_empty(), "{hits:#?}");
+    assert!(
+        stderr.contains("Rules never active on these inputs: 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2  product=myapp category=- service=-"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(MYAPP_RULE_ID), "listed only with -v");
+    let (_, verbose) = hunt(&["--no-builtin", "-v", "--rules", &rules], &[&events]);
+    assert!(verbose.contains(MYAPP_RULE_ID), "{verbose}");
+    assert!(
+        verbose.contains("no pipeline serves its logsource"),
+        "{verbose}"
+    );
+
+    // The example pipeline: line 3 only (line 4 is another app), for both rules (fields no
+    // mapping names keep their own names).
+    let (hits, stderr) = hunt(
+        &[
+            "--no-builtin",
+            "--rules",
+            &rules,
+            "--pipeline",
+            MYAPP_PIPELINE,
+        ],
+        &[&events],
+    );
+    let mut got: Vec<(&str, u64)> = hits.iter().map(|h| (h.rule.as_str(), h.line)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [(MYAPP_RULE_ID, 3), (MYAPP_NATIVE_RULE_ID, 3)],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("never active"), "{stderr}");
+
+    // passthrough: every rule on every event, names unchanged: the native-names rule fires on
+    // lines 3 and 4 (no logsource selection); the Sigma-names one finds no `action` field.
+    let (hits, stderr) = hunt(
+        &[
+            "--no-builtin",
+            "--rules",
+            &rules,
+            "--pipeline",
+            "passthrough",
+        ],
+        &[&events],
+    );
+    let got: Vec<(&str, u64)> = hits.iter().map(|h| (h.rule.as_str(), h.line)).collect();
+    assert_eq!(
+        got,
+        [(MYAPP_NATIVE_RULE_ID, 3), (MYAPP_NATIVE_RULE_ID, 4)],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("never active"), "{stderr}");
+}
+
+#[test]
+fn linux_rules_on_windows_only_inputs_are_never_active_and_lint_names_unserved_rules() {
+    let auditd = sigma_rules("linux/auditd");
+    let sshd = sigma_rules("linux/builtin/sshd");
+    let evtx = shared("data/evtx/DeepBlueCLI/evtx/new-user-security.evtx");
+    let (hits, stderr) = hunt(
+        &["--no-builtin", "--rules", &auditd, "--rules", &sshd],
+        &[&evtx],
+    );
+    assert!(hits.is_empty());
+    assert!(
+        stderr.contains("product=linux category=- service=auditd"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("product=linux category=- service=sshd"),
+        "{stderr}"
+    );
+    // lint: auditd has no logsource entry anywhere; sshd has one.
+    let out = Command::new(BIN)
+        .args(["rules", "lint", &auditd, &sshd])
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let inactive: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("inactive\t"))
+        .collect();
+    assert!(!inactive.is_empty(), "{text}");
+    assert!(
+        inactive.iter().all(|l| l.contains("service=auditd")),
+        "{text}"
+    );
+    assert!(
+        text.contains("rules never active (no pipeline serves their logsource):"),
+        "{text}"
+    );
+    let with = Command::new(BIN)
+        .args(["rules", "lint", "-q", &auditd, "--pipeline", "passthrough"])
+        .output()
+        .expect("the binary runs");
+    let with = String::from_utf8_lossy(&with.stdout);
+    assert!(!with.contains("never active"), "{with}");
+}

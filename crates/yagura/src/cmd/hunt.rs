@@ -11,6 +11,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 use yagura_ingest::discover_with;
 use yagura_sigma::rule::Level;
+use yagura_sigma::{Pipeline, RuleSet};
+
+use crate::hunt::activity::{logsource_key, per_logsource, Inactive};
 
 use crate::hunt::correlate::CaptureLog;
 use crate::hunt::detection::{Detection, RuleCatalog};
@@ -80,6 +83,15 @@ pub struct HuntArgs {
     /// Language of the labels (default: Japanese when LC_ALL/LANG starts with "ja").
     #[arg(long, value_enum)]
     lang: Option<Lang>,
+    /// Add a processing pipeline (YAML, see docs/pipelines.md; repeatable): its plan runs on
+    /// every event next to the built-in ones. `passthrough` runs every rule on every event with
+    /// the rule's field names unchanged.
+    #[arg(long = "pipeline", value_name = "FILE")]
+    pipelines: Vec<String>,
+    /// List every rule that could not fire on these inputs (the summary counts them per
+    /// logsource).
+    #[arg(long, short)]
+    verbose: bool,
     /// Detections kept in memory before sorted runs are spilled to temp files.
     #[arg(long, value_name = "N", default_value_t = 100_000, hide = true)]
     sort_buffer: usize,
@@ -128,7 +140,8 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     }
     let catalog = RuleCatalog::of(&set);
     let levels: Vec<Level> = catalog.rules.iter().map(|r| r.level).collect();
-    let detector = Detector::compile(&set);
+    let user_pipelines = load_pipelines(&a.pipelines)?;
+    let detector = Detector::with_pipelines(&set, user_pipelines);
     let mut summary = Summary::default();
     summary.rules_loaded = set.rules.len() + set.correlations.len();
     summary.rules_rejected = set.errors.len();
@@ -215,6 +228,15 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         );
     }
 
+    let inactive = detector.inactive();
+    summary.never_active = per_logsource(&set, &inactive);
+    if a.verbose {
+        summary.never_active_list = inactive
+            .iter()
+            .map(|i| describe_inactive(&set, i))
+            .collect();
+    }
+
     let to_stdout = a.output.is_none();
     write_timeline(out, format, &catalog, labels, sorter)?;
     let elapsed = started.elapsed();
@@ -233,6 +255,38 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The pipelines of `--pipeline`: `passthrough`, or YAML files.
+pub(crate) fn load_pipelines(names: &[String]) -> Result<Vec<Pipeline>> {
+    names
+        .iter()
+        .map(|name| {
+            if name == "passthrough" {
+                return Ok(Pipeline::passthrough());
+            }
+            let text = std::fs::read_to_string(name)
+                .with_context(|| format!("cannot read pipeline {name}"))?;
+            Ok(Pipeline::from_yaml(name, &text)?)
+        })
+        .collect()
+}
+
+/// One line for a rule that cannot fire: logsource, id, title, file, why.
+pub(crate) fn describe_inactive(set: &RuleSet, i: &Inactive) -> String {
+    let r = &set.rules[i.rule];
+    let why = if i.unserved {
+        "no pipeline serves its logsource"
+    } else {
+        "no input event of its logsource"
+    };
+    format!(
+        "{}  {}  {}  ({}; {why})",
+        logsource_key(&r.rule.logsource),
+        r.rule.meta.id.as_deref().unwrap_or("-"),
+        r.rule.meta.title,
+        r.file.display()
+    )
 }
 
 /// The timeline destination and its format.

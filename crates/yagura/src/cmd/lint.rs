@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use yagura_sigma::rule::Meta;
 use yagura_sigma::{Pipeline, Plan, RuleSet};
 
+use crate::hunt::activity::{inactive_rules, logsource_key, per_logsource, Activity};
+
 /// Arguments of `rules lint`.
 #[derive(Args)]
 pub struct LintArgs {
@@ -21,6 +23,10 @@ pub struct LintArgs {
     /// Print only the rejections and the totals (default: a line for every document).
     #[arg(long, short)]
     quiet: bool,
+    /// Also count as served the logsources of this pipeline (YAML, see docs/pipelines.md;
+    /// repeatable; `passthrough` serves every rule).
+    #[arg(long = "pipeline", value_name = "FILE")]
+    pipelines: Vec<String>,
 }
 
 /// Runs the lint; exit status 1 when a rule was rejected.
@@ -61,6 +67,27 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
             ),
         ));
     }
+    // Rules no pipeline serves can never fire: `inactive` lines, and a count per logsource.
+    let user = super::hunt::load_pipelines(&a.pipelines)?;
+    let mut pipelines: Vec<(&Pipeline, Option<&Activity>)> =
+        vec![(Pipeline::windows(), None), (Pipeline::ecs(), None)];
+    pipelines.extend(user.iter().map(|p| (p, None)));
+    let inactive = inactive_rules(&set, &pipelines);
+    if !a.quiet {
+        for i in &inactive {
+            let r = &set.rules[i.rule];
+            lines.push((
+                &r.file,
+                format!(
+                    "inactive\t{}\t{}\t{}\tno pipeline serves {}",
+                    r.file.display(),
+                    id(r.rule.meta.id.as_ref()),
+                    r.rule.meta.title,
+                    logsource_key(&r.rule.logsource)
+                ),
+            ));
+        }
+    }
     lines.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = std::io::stdout().lock();
     for (_, line) in &lines {
@@ -87,6 +114,16 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
         win.stats().active_rules,
         ecs.stats().active_rules
     )?;
+    if !inactive.is_empty() {
+        writeln!(
+            out,
+            "{} rules never active (no pipeline serves their logsource):",
+            inactive.len()
+        )?;
+        for (ls, n) in per_logsource(&set, &inactive) {
+            writeln!(out, "  {n:>6}  {ls}")?;
+        }
+    }
     writeln!(
         out,
         "{} loaded, {} rejected",

@@ -6,28 +6,59 @@ use yagura_normalize::{EventMeta, NormalizeError, Shape};
 use yagura_sigma::correlation::{Capture, CaptureSpec};
 use yagura_sigma::{Pipeline, Plan, RuleId, RuleSet, Scratch};
 
+use super::activity::{inactive_rules, Activity, ActivityScratch, Inactive};
+
+/// A pipeline given with `--pipeline`: its plan runs on every event, next to the built-in plan
+/// of the event's shape.
+pub struct UserPlan {
+    pipeline: Pipeline,
+    plan: Plan,
+    captures: CaptureSpec,
+    activity: Activity,
+}
+
 /// The compiled plans: Windows-shaped documents (EVTX, Winlogbeat, NXLog) and ECS documents,
 /// with what correlations need from matched events (their field names differ per family; the
-/// correlations themselves run after the scan, see `correlate.rs`). Shared by every worker (it
-/// is `Sync`).
+/// correlations themselves run after the scan, see `correlate.rs`), plus the user's pipelines.
+/// Shared by every worker (it is `Sync`). It also records which logsource entries the events
+/// selected ([`Detector::inactive`]).
 pub struct Detector<'r> {
     rules: &'r RuleSet,
     windows: Plan,
     windows_captures: CaptureSpec,
+    windows_activity: Activity,
     /// Compiled on the first ECS document: most hunts see only Windows events, and compiling
     /// a second plan would double start-up.
     ecs: OnceLock<(Plan, CaptureSpec)>,
+    ecs_activity: Activity,
+    user: Vec<UserPlan>,
 }
 
 impl<'r> Detector<'r> {
     /// Compiles `rules` for Windows documents (ECS on first use).
     pub fn compile(rules: &'r RuleSet) -> Self {
+        Self::with_pipelines(rules, Vec::new())
+    }
+
+    /// [`Self::compile`], plus one plan per user pipeline.
+    pub fn with_pipelines(rules: &'r RuleSet, user: Vec<Pipeline>) -> Self {
         let windows = Pipeline::windows();
         Self {
             rules,
             windows: Plan::compile(rules, windows),
             windows_captures: CaptureSpec::new(rules, windows),
+            windows_activity: Activity::new(windows),
             ecs: OnceLock::new(),
+            ecs_activity: Activity::new(Pipeline::ecs()),
+            user: user
+                .into_iter()
+                .map(|pipeline| UserPlan {
+                    plan: Plan::compile(rules, &pipeline),
+                    captures: CaptureSpec::new(rules, &pipeline),
+                    activity: Activity::new(&pipeline),
+                    pipeline,
+                })
+                .collect(),
         }
     }
 
@@ -52,6 +83,19 @@ impl<'r> Detector<'r> {
         self.windows_captures.suppressed(rule)
     }
 
+    /// The detection rules that could not fire on the events seen so far: no pipeline serves
+    /// their logsource, or no event selected an entry that serves it.
+    pub fn inactive(&self) -> Vec<Inactive> {
+        let mut pipelines = vec![
+            (Pipeline::windows(), Some(&self.windows_activity)),
+            (Pipeline::ecs(), Some(&self.ecs_activity)),
+        ];
+        for u in &self.user {
+            pipelines.push((&u.pipeline, Some(&u.activity)));
+        }
+        inactive_rules(self.rules, &pipelines)
+    }
+
     /// Per-thread state: one record and one scratch per plan, reused event after event.
     pub fn worker(&self) -> DetectorWorker<'_, 'r> {
         DetectorWorker {
@@ -59,7 +103,12 @@ impl<'r> Detector<'r> {
             record: Record::new(),
             windows_scratch: self.windows.scratch(),
             ecs_scratch: None,
+            user_scratch: self.user.iter().map(|u| u.plan.scratch()).collect(),
+            activity: ActivityScratch::default(),
             hits: Vec::new(),
+            base_hits: 0,
+            user_hits: Vec::new(),
+            user_from: Vec::new(),
             last_shape: Shape::EvtxXml,
         }
     }
@@ -72,7 +121,15 @@ pub struct DetectorWorker<'d, 'r> {
     pub record: Record,
     windows_scratch: Scratch,
     ecs_scratch: Option<Scratch>,
+    user_scratch: Vec<Scratch>,
+    activity: ActivityScratch,
+    /// Rules matched by the last document: the built-in plan's first (`base_hits` of them),
+    /// then those only user plans matched.
     hits: Vec<RuleId>,
+    base_hits: usize,
+    user_hits: Vec<RuleId>,
+    /// For `hits[base_hits..]`: the user plan that matched each.
+    user_from: Vec<usize>,
     last_shape: Shape,
 }
 
@@ -103,17 +160,32 @@ impl DetectorWorker<'_, '_> {
     fn evaluate_record(&mut self, shape: Shape) {
         self.hits.clear();
         self.last_shape = shape;
+        let d = self.detector;
         match shape {
             Shape::Ecs => {
-                let plan = &self.detector.ecs().0;
+                let plan = &d.ecs().0;
                 let scratch = self.ecs_scratch.get_or_insert_with(|| plan.scratch());
-                plan.evaluate(&self.record, scratch, &mut self.hits)
+                plan.evaluate(&self.record, scratch, &mut self.hits);
+                d.ecs_activity.observe(&self.record, &mut self.activity);
             }
-            Shape::EvtxXml | Shape::Winlogbeat | Shape::Nxlog => self.detector.windows.evaluate(
-                &self.record,
-                &mut self.windows_scratch,
-                &mut self.hits,
-            ),
+            Shape::EvtxXml | Shape::Winlogbeat | Shape::Nxlog => {
+                d.windows
+                    .evaluate(&self.record, &mut self.windows_scratch, &mut self.hits);
+                d.windows_activity.observe(&self.record, &mut self.activity);
+            }
+        }
+        self.base_hits = self.hits.len();
+        self.user_from.clear();
+        for (i, (u, scratch)) in d.user.iter().zip(&mut self.user_scratch).enumerate() {
+            self.user_hits.clear();
+            u.plan.evaluate(&self.record, scratch, &mut self.user_hits);
+            u.activity.observe(&self.record, &mut self.activity);
+            for &rule in &self.user_hits {
+                if !self.hits.contains(&rule) {
+                    self.hits.push(rule);
+                    self.user_from.push(i);
+                }
+            }
         }
     }
 
@@ -128,11 +200,17 @@ impl DetectorWorker<'_, '_> {
     }
 
     /// What correlations need from the last document for a match of `rule` (`None` when no
-    /// correlation references the rule).
+    /// correlation references the rule), read with the field names of the plan that matched.
     pub fn capture(&self, rule: RuleId) -> Option<Capture> {
-        let spec = match self.last_shape {
-            Shape::Ecs => &self.detector.ecs().1,
-            _ => &self.detector.windows_captures,
+        let user = self.hits[self.base_hits..]
+            .iter()
+            .position(|&r| r == rule)
+            .and_then(|i| self.user_from.get(i))
+            .and_then(|&u| self.detector.user.get(u));
+        let spec = match (user, self.last_shape) {
+            (Some(u), _) => &u.captures,
+            (None, Shape::Ecs) => &self.detector.ecs().1,
+            (None, _) => &self.detector.windows_captures,
         };
         spec.capture(rule, &self.record)
     }

@@ -59,6 +59,8 @@ pub struct Labels {
     pub input_errors: &'static str,
     pub elapsed: &'static str,
     pub events_per_sec: &'static str,
+    pub never_active: &'static str,
+    pub never_active_hint: &'static str,
 }
 
 static EN: Labels = Labels {
@@ -86,6 +88,8 @@ static EN: Labels = Labels {
     input_errors: "Input errors",
     elapsed: "Elapsed",
     events_per_sec: "Events/s",
+    never_active: "Rules never active on these inputs",
+    never_active_hint: "no input event of their logsource; per logsource, -v lists them",
 };
 
 static JA: Labels = Labels {
@@ -113,4 +117,6 @@ static JA: Labels = Labels {
     input_errors: "入力エラー",
     elapsed: "経過時間",
     events_per_sec: "イベント/秒",
+    never_active: "入力に該当イベントがなく一度も評価されなかったルール",
+    never_active_hint: "ログソース別。-v で一覧",
 };

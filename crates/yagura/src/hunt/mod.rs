@@ -4,6 +4,7 @@
 //! `scan` runs the worker pool over input files, `detection` is one hit, `sorter` orders hits
 //! with bounded memory, `output` writes the timeline, `summary` the totals, `labels` the words.
 
+pub mod activity;
 pub mod builtin;
 pub mod correlate;
 pub mod detection;

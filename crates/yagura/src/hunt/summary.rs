@@ -28,6 +28,10 @@ pub struct Summary {
     pub errors: u64,
     /// Detections reported.
     pub detections: u64,
+    /// Rules that could not fire on the inputs, per logsource (largest first).
+    pub never_active: Vec<(String, usize)>,
+    /// With `-v`: one line per such rule.
+    pub never_active_list: Vec<String>,
     by_level: [u64; 5],
     by_rule: HashMap<u32, u64>,
     by_host: HashMap<String, u64>,
@@ -104,6 +108,24 @@ impl Summary {
             "{}: {}  {}: {}",
             l.rules_loaded, self.rules_loaded, l.rules_rejected, self.rules_rejected
         )?;
+        let never: usize = self.never_active.iter().map(|(_, n)| n).sum();
+        if never > 0 {
+            writeln!(out, "{}: {never} ({})", l.never_active, l.never_active_hint)?;
+            for (ls, n) in self.never_active.iter().take(TOP) {
+                writeln!(out, "  {n:>8}  {ls}")?;
+            }
+            if self.never_active.len() > TOP {
+                let rest: usize = self.never_active[TOP..].iter().map(|(_, n)| n).sum();
+                writeln!(
+                    out,
+                    "  {rest:>8}  ({} more logsources)",
+                    self.never_active.len() - TOP
+                )?;
+            }
+            for line in &self.never_active_list {
+                writeln!(out, "    {line}")?;
+            }
+        }
         writeln!(
             out,
             "{}: {}  {}: {}  {}: {}  {}: {}",
