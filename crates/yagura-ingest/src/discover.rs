@@ -11,6 +11,7 @@
 //!    when it is named `*.log`, or when the caller's sniffer ([`discover_with`]) recognises its
 //!    first lines (extension-less or rotated files: `auth.log.1`, `access_log.0`, `messages`).
 //!    A gzip stream holding such text is [`InputKind::GzipText`] (the name without `.gz` counts).
+//!    A text file named directly in `paths` is read as text whatever its lines look like.
 //! 4. Files that are clearly not logs are ignored silently: documentation and code extensions
 //!    (`.md`, `.yaml`, `.txt`, `.rs`, …), names such as `LICENSE*` / `README*`, and hidden files.
 //!    Any other file is listed in [`Discovery::skipped`] with the reason.
@@ -194,7 +195,7 @@ impl Walk<'_> {
         let head = &head[..head_len];
         let mut class = classify(path, head, head_len < HEAD_LEN, self.is_text_log);
         if let Class::Input(InputKind::Gzip) = class {
-            if let Some(text) = self.gzip_text(path) {
+            if let Some(text) = self.gzip_text(path, named) {
                 class = text;
             }
         }
@@ -202,6 +203,15 @@ impl Walk<'_> {
             (Class::Input(kind), _) => self.found.files.push(InputFile {
                 path: path.to_path_buf(),
                 kind,
+            }),
+            // Asked for by name: read as text (lines no parser knows are still events).
+            (Class::UnknownText, true) => self.found.files.push(InputFile {
+                path: path.to_path_buf(),
+                kind: InputKind::Text,
+            }),
+            (Class::UnknownText, false) => self.found.skipped.push(Skipped {
+                path: path.to_path_buf(),
+                reason: "text that no log parser recognises".into(),
             }),
             (Class::NotLog, false) => {}
             (Class::NotLog, true) => self.error(path, format!("not a log file; {SUPPORTED}")),
@@ -216,8 +226,9 @@ impl Walk<'_> {
 
 impl Walk<'_> {
     /// `Some(GzipText)` when the gzip file `path` holds a text log (decided on its first
-    /// decompressed bytes, the name without `.gz`); `None`: leave it to the gzip reader.
-    fn gzip_text(&self, path: &Path) -> Option<Class> {
+    /// decompressed bytes, the name without `.gz`; any text when the file was `named`);
+    /// `None`: leave it to the gzip reader.
+    fn gzip_text(&self, path: &Path, named: bool) -> Option<Class> {
         let mut head = vec![0u8; HEAD_LEN];
         let file = File::open(path).ok()?;
         let mut decoder = flate2::read::MultiGzDecoder::new(BufReader::new(file));
@@ -229,6 +240,7 @@ impl Walk<'_> {
         let inner = path.file_stem().map(Path::new)?;
         match classify(inner, head, n < HEAD_LEN, self.is_text_log) {
             Class::Input(InputKind::Text) => Some(Class::Input(InputKind::GzipText)),
+            Class::UnknownText if named => Some(Class::Input(InputKind::GzipText)),
             _ => None,
         }
     }
@@ -248,6 +260,8 @@ fn read_head(f: &mut dyn Read, head: &mut [u8]) -> std::io::Result<usize> {
 
 enum Class {
     Input(InputKind),
+    /// Text whose first lines no parser recognises: read when named, skipped in folders.
+    UnknownText,
     /// Clearly not a log: ignored silently in folders.
     NotLog,
     /// Unknown format, or probably not a log: skipped with the reason.
@@ -290,7 +304,7 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
         _ => match text_head(head, whole) {
             Some(_) if ext == "log" => Class::Input(InputKind::Text),
             Some(lines) if is_text_log(lines) => Class::Input(InputKind::Text),
-            Some(_) => Class::Unknown("text that no log parser recognises".into()),
+            Some(_) => Class::UnknownText,
             None if ext == "log" => Class::Unknown("a .log file that is not text".into()),
             None => Class::Unknown(format!("unknown format (extension {ext:?})")),
         },

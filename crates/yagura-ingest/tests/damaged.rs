@@ -301,6 +301,10 @@ fn text_logs_by_sniffer_and_inside_gzip() {
         ]
     );
     assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+    // Named directly, unrecognised text is read all the same.
+    let named = discover_with(&[d.join("words")], &sniffer);
+    assert!(named.errors.is_empty(), "{:?}", named.errors);
+    assert_eq!(named.files[0].kind, InputKind::Text);
     for f in &found.files {
         let mut lines = Vec::new();
         f.read_text(&mut |item| match item {
