@@ -484,3 +484,26 @@ fn linux_rules_on_windows_only_inputs_are_never_active_and_lint_names_unserved_r
     let with = String::from_utf8_lossy(&with.stdout);
     assert!(!with.contains("never active"), "{with}");
 }
+
+#[test]
+fn windows_correlations_are_never_active_on_linux_logs_and_ssh_ones_are() {
+    let openssh = shared("data/linux-auth/loghub/OpenSSH/OpenSSH_2k.log");
+    let (_, stderr) = hunt(&["-v"], &[&openssh]);
+    // The Windows brute-force correlations count 4625/4624: none on an auth.log.
+    let windows_burst = "06961b7a-d015-4ebf-ada2-6a3c2efc05d9";
+    let windows_success = "fdecce04-5a0c-4f10-9780-efb4770e0967";
+    for id in [windows_burst, windows_success] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {stderr}"));
+        assert!(
+            line.contains("the rules it counts could not fire"),
+            "{line}"
+        );
+    }
+    for id in [MANY_FAILED_SSH, SSH_BRUTE_FORCE_THEN_SUCCESS] {
+        assert!(!stderr.contains(id), "{id} is active: {stderr}");
+    }
+    assert!(stderr.contains("  correlation\n"), "{stderr}");
+}

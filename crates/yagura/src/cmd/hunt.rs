@@ -13,7 +13,7 @@ use yagura_ingest::discover_with;
 use yagura_sigma::rule::Level;
 use yagura_sigma::{Pipeline, RuleSet};
 
-use crate::hunt::activity::{logsource_key, per_logsource, Inactive};
+use crate::hunt::activity::{per_logsource, Inactive};
 
 use crate::hunt::correlate::CaptureLog;
 use crate::hunt::detection::{Detection, RuleCatalog};
@@ -274,19 +274,14 @@ pub(crate) fn load_pipelines(names: &[String]) -> Result<Vec<Pipeline>> {
 
 /// One line for a rule that cannot fire: logsource, id, title, file, why.
 pub(crate) fn describe_inactive(set: &RuleSet, i: &Inactive) -> String {
-    let r = &set.rules[i.rule];
-    let why = if i.unserved {
-        "no pipeline serves its logsource"
-    } else {
-        "no input event of its logsource"
+    let (ls, id, title, file) = i.describe(set);
+    let why = match (i.correlation, i.unserved) {
+        (false, true) => "no pipeline serves its logsource",
+        (false, false) => "no input event of its logsource",
+        (true, true) => "no pipeline serves the rules it counts",
+        (true, false) => "the rules it counts could not fire",
     };
-    format!(
-        "{}  {}  {}  ({}; {why})",
-        logsource_key(&r.rule.logsource),
-        r.rule.meta.id.as_deref().unwrap_or("-"),
-        r.rule.meta.title,
-        r.file.display()
-    )
+    format!("{ls}  {id}  {title}  ({file}; {why})")
 }
 
 /// The timeline destination and its format.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use yagura_sigma::rule::Meta;
 use yagura_sigma::{Pipeline, Plan, RuleSet};
 
-use crate::hunt::activity::{inactive_rules, logsource_key, per_logsource, Activity};
+use crate::hunt::activity::{inactive_rules, per_logsource, Activity};
 
 /// Arguments of `rules lint`.
 #[derive(Args)]
@@ -75,17 +75,18 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
     let inactive = inactive_rules(&set, &pipelines);
     if !a.quiet {
         for i in &inactive {
-            let r = &set.rules[i.rule];
-            lines.push((
-                &r.file,
-                format!(
-                    "inactive\t{}\t{}\t{}\tno pipeline serves {}",
-                    r.file.display(),
-                    id(r.rule.meta.id.as_ref()),
-                    r.rule.meta.title,
-                    logsource_key(&r.rule.logsource)
-                ),
-            ));
+            let file = if i.correlation {
+                &set.correlations[i.rule].file
+            } else {
+                &set.rules[i.rule].file
+            };
+            let (ls, id, title, shown) = i.describe(&set);
+            let why = if i.correlation {
+                "its rules can never fire".to_owned()
+            } else {
+                format!("no pipeline serves {ls}")
+            };
+            lines.push((file, format!("inactive\t{shown}\t{id}\t{title}\t{why}")));
         }
     }
     lines.sort_by(|a, b| a.0.cmp(b.0));

@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use yagura_event::Record;
+use yagura_sigma::correlation::rule::CorrelationType;
 use yagura_sigma::rule::Logsource;
-use yagura_sigma::{Pipeline, RuleSet};
+use yagura_sigma::{Pipeline, RuleRef, RuleSet};
 
 /// The conditions of a pipeline's entries, with what the events showed so far (shared by the
 /// workers).
@@ -121,12 +122,35 @@ pub fn logsource_key(ls: &Logsource) -> String {
     )
 }
 
-/// A detection rule that cannot fire.
+/// A rule that cannot fire.
 pub struct Inactive {
-    /// Index in `RuleSet::rules`.
+    /// Index in `RuleSet::rules`, or in `RuleSet::correlations` when `correlation`.
     pub rule: usize,
-    /// True when no pipeline serves its logsource at all (else: no input event was of it).
+    /// A correlation: the rules it needs cannot fire (all of them for `temporal` kinds, where
+    /// every rule must match; none of them can for the others).
+    pub correlation: bool,
+    /// True when no pipeline serves its logsource at all (else: no input event was of it). For a
+    /// correlation: no pipeline serves any rule it refers to.
     pub unserved: bool,
+}
+
+impl Inactive {
+    /// Logsource (`product=… category=… service=…`, or `correlation`), id, title and file.
+    pub fn describe(&self, set: &RuleSet) -> (String, String, String, String) {
+        let (ls, meta, file) = if self.correlation {
+            let c = &set.correlations[self.rule];
+            ("correlation".to_owned(), &c.rule.meta, &c.file)
+        } else {
+            let r = &set.rules[self.rule];
+            (logsource_key(&r.rule.logsource), &r.rule.meta, &r.file)
+        };
+        (
+            ls,
+            meta.id.clone().unwrap_or_else(|| "-".to_owned()),
+            meta.title.clone(),
+            file.display().to_string(),
+        )
+    }
 }
 
 /// The detection rules of `set` that `pipelines` do not serve at all (`activity` `None`), or
@@ -147,20 +171,78 @@ pub fn inactive_rules(
         if !active {
             out.push(Inactive {
                 rule: i,
+                correlation: false,
                 unserved: !served,
             });
         }
     }
+    inactive_correlations(set, &mut out);
     out
+}
+
+/// Appends the correlations that cannot fire, given the detection rules in `out` that cannot.
+fn inactive_correlations(set: &RuleSet, out: &mut Vec<Inactive>) {
+    let mut rule_ok = vec![true; set.rules.len()];
+    let mut rule_served = vec![true; set.rules.len()];
+    for i in out.iter() {
+        rule_ok[i.rule] = false;
+        rule_served[i.rule] = !i.unserved;
+    }
+    // Correlations may refer to correlations: grow the active set until it stays the same.
+    let mut corr_ok = vec![false; set.correlations.len()];
+    loop {
+        let mut changed = false;
+        for (c, lc) in set.correlations.iter().enumerate() {
+            if corr_ok[c] {
+                continue;
+            }
+            let ok = |r: &RuleRef| match *r {
+                RuleRef::Rule(i) => rule_ok.get(i as usize).copied().unwrap_or(false),
+                RuleRef::Correlation(i) => corr_ok.get(i as usize).copied().unwrap_or(false),
+            };
+            let needs_all = matches!(
+                lc.rule.kind,
+                CorrelationType::Temporal | CorrelationType::TemporalOrdered
+            );
+            let active = if needs_all {
+                !lc.refs.is_empty() && lc.refs.iter().all(ok)
+            } else {
+                lc.refs.iter().any(ok)
+            };
+            if active {
+                corr_ok[c] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (c, lc) in set.correlations.iter().enumerate() {
+        if !corr_ok[c] {
+            let unserved = lc.refs.iter().all(|r| match *r {
+                RuleRef::Rule(i) => !rule_served.get(i as usize).copied().unwrap_or(true),
+                RuleRef::Correlation(_) => false,
+            });
+            out.push(Inactive {
+                rule: c,
+                correlation: true,
+                unserved,
+            });
+        }
+    }
 }
 
 /// Counts of inactive rules per logsource, largest first (ties by name).
 pub fn per_logsource(set: &RuleSet, inactive: &[Inactive]) -> Vec<(String, usize)> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for i in inactive {
-        *counts
-            .entry(logsource_key(&set.rules[i.rule].rule.logsource))
-            .or_default() += 1;
+        let key = if i.correlation {
+            "correlation".to_owned()
+        } else {
+            logsource_key(&set.rules[i.rule].rule.logsource)
+        };
+        *counts.entry(key).or_default() += 1;
     }
     let mut v: Vec<(String, usize)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
