@@ -18,7 +18,11 @@ fn main() {
             eve.extend(t.lines().filter(|l| l.starts_with('{')).map(str::to_owned));
         }
     }
+    let only = std::env::var("ONLY").unwrap_or_default();
     for (name, lines, json) in [("sshd syslog", &ssh, false), ("Suricata EVE JSON", &eve, true)] {
+        if !only.is_empty() && !name.contains(only.as_str()) {
+            continue;
+        }
         let mut n = Normalizer::new();
         let mut rec = Record::new();
         let mut out = Vec::new();
