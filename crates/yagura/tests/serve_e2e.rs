@@ -228,6 +228,35 @@ fn assert_exactly_once(events: &[Value], tag: &str, ids: std::ops::Range<usize>)
     );
 }
 
+/// Content checksum: BLAKE3 of the sorted stored `message` values equals that of the messages
+/// sent (so every byte of every message arrived, not only its id).
+fn assert_messages(events: &[Value], tag: &str, expected: impl IntoIterator<Item = String>) {
+    let sum = |mut v: Vec<String>| {
+        v.sort();
+        blake3::hash(v.join("\n").as_bytes()).to_hex()[..16].to_owned()
+    };
+    let stored: Vec<String> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.contains(tag))
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = expected.into_iter().collect();
+    let (a, b) = (sum(stored.clone()), sum(expected.clone()));
+    assert_eq!(stored.len(), expected.len(), "{tag}: message count");
+    assert_eq!(
+        a,
+        b,
+        "{tag}: stored messages differ from those sent, e.g. {:?} vs {:?}",
+        stored.first(),
+        expected.first()
+    );
+    eprintln!(
+        "{tag}: {} messages, content checksum {a} = sent {b}",
+        stored.len()
+    );
+}
+
 #[test]
 fn logger_udp_tcp_and_octet_counting() {
     let logger = need("logger");
@@ -274,6 +303,11 @@ fn logger_udp_tcp_and_octet_counting() {
     for tag in ["udp-msg-", "tcp-msg-", "octet-msg-"] {
         let evs = srv.wait_for(tag, n, Duration::from_secs(20));
         assert_exactly_once(&evs, tag, 0..n);
+        assert_messages(
+            &evs,
+            tag,
+            (0..n).map(|i| format!("{tag}{i} user=alice action=login")),
+        );
         // RFC 5424 header parsed: the app name is the process name.
         assert!(
             evs.iter().all(|e| e["process.name"] == "yagtest"),
@@ -408,6 +442,11 @@ fn curl_ndjson_and_hec_with_acks() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
     let evs = srv.wait_for("ndjson-msg-", 500, Duration::from_secs(20));
     assert_exactly_once(&evs, "ndjson-msg-", 0..500);
+    assert_messages(
+        &evs,
+        "ndjson-msg-",
+        (0..500).map(|i| format!("ndjson-msg-{i}")),
+    );
     let evs = srv.wait_for("hec-msg-", 300, Duration::from_secs(20));
     assert_exactly_once(&evs, "hec-msg-", 0..300);
     // The HEC host and sourcetype route the event: an sshd failure from web-N.
@@ -497,6 +536,11 @@ print(ok, len(errors) if isinstance(errors, list) else errors)
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000 0");
     let evs = srv.wait_for("bulk-msg-", 1000, Duration::from_secs(20));
     assert_exactly_once(&evs, "bulk-msg-", 0..1000);
+    assert_messages(
+        &evs,
+        "bulk-msg-",
+        (0..1000).map(|i| format!("bulk-msg-{i}")),
+    );
     assert!(evs.iter().all(|e| e["host.name"] == "db-1"));
     srv.stop();
 }
@@ -529,6 +573,11 @@ provider.shutdown()
     );
     let evs = srv.wait_for("otlp-msg-", 400, Duration::from_secs(20));
     assert_exactly_once(&evs, "otlp-msg-", 0..400);
+    assert_messages(
+        &evs,
+        "otlp-msg-",
+        (0..400).map(|i| format!("otlp-msg-{i} payment declined")),
+    );
     let e = &evs[0];
     assert_eq!(e["service.name"], "checkout", "{e}");
     assert_eq!(e["host.name"], "app-7", "{e}");
@@ -540,11 +589,18 @@ provider.shutdown()
 /// syslog header, with `sshd` as the program).
 fn input_file(dir: &Path, tag: &str, n: usize) -> PathBuf {
     let p = dir.join(format!("{tag}input.log"));
-    let text: String = (0..n)
-        .map(|i| format!("Failed password for invalid user admin from 192.0.2.{} port 5{i:04} ssh2 {tag}{i}\n", i % 200))
-        .collect();
+    let text: String = sent_lines(tag, n).map(|l| l + "\n").collect();
     std::fs::write(&p, text).unwrap();
     p
+}
+
+fn sent_lines(tag: &str, n: usize) -> impl Iterator<Item = String> + '_ {
+    (0..n).map(move |i| {
+        format!(
+            "Failed password for invalid user admin from 192.0.2.{} port 5{i:04} ssh2 {tag}{i}",
+            i % 200
+        )
+    })
 }
 
 fn run_shipper(mut child: Child, srv: &Server, tag: &str, n: usize) -> Vec<Value> {
@@ -665,6 +721,7 @@ fn syslog_ng_forwarding_plain_and_tls() {
             .unwrap();
         let evs = run_shipper(child, &srv, tag, n);
         assert_exactly_once(&evs, tag, 0..n);
+        assert_messages(&evs, tag, sent_lines(tag, n));
     }
     srv.stop();
 }
@@ -781,6 +838,13 @@ fn file_tailing_across_rotation_and_restart() {
         evs
     };
     assert_exactly_once(&evs, "tail-msg-", 0..250);
+    assert_messages(
+        &evs,
+        "tail-msg-",
+        (0..250).map(|i| {
+            format!("Failed password for root from 198.51.100.7 port {i} ssh2 tail-msg-{i}")
+        }),
+    );
     assert!(
         evs.iter()
             .all(|e| e["log.file.path"] == log.display().to_string().as_str()),
