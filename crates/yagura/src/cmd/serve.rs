@@ -254,3 +254,55 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration example in docs/serve.md parses, and flags override it.
+    #[test]
+    fn documented_configuration_parses_and_flags_override_it() {
+        let doc = include_str!("../../../../docs/serve.md");
+        let start = doc.find("```toml\n").expect("a toml block") + 8;
+        let end = start + doc[start..].find("```").expect("end of the block");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("yagura.toml");
+        std::fs::write(&path, &doc[start..end]).unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            data_dir: None,
+            http: Some("off".into()),
+            syslog_udp: None,
+            syslog_tcp: Some("127.0.0.1:1514".into()),
+            syslog_tls: None,
+            tls_cert: None,
+            tls_key: None,
+            fsync: Some(Fsync::Interval),
+        };
+        let (data_dir, c, store) = configure(args).unwrap();
+        assert_eq!(data_dir, PathBuf::from("/var/lib/yagura"));
+        assert!(c.http.listen.is_empty());
+        assert_eq!(c.syslog.tcp, "127.0.0.1:1514");
+        assert_eq!(c.syslog.udp, "127.0.0.1:5514");
+        assert_eq!(c.wal.fsync, Fsync::Interval);
+        assert_eq!(c.tail.len(), 1);
+        assert_eq!(c.tail[0].source_type, "linux_auth");
+        assert_eq!(c.hec.tokens.len(), 1);
+        assert!(!store.fsync);
+        // A misspelt key is an error naming the file.
+        std::fs::write(&path, "[syslog]\nudpp = \"x\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            data_dir: None,
+            http: None,
+            syslog_udp: None,
+            syslog_tcp: None,
+            syslog_tls: None,
+            tls_cert: None,
+            tls_key: None,
+            fsync: None,
+        };
+        let err = configure(args).err().unwrap().to_string();
+        assert!(err.contains("yagura.toml") && err.contains("udpp"), "{err}");
+    }
+}
