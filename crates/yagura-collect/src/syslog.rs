@@ -18,7 +18,11 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UdpSocket};
 
 /// Read size of one TCP chunk.
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 64 << 10;
+
+/// Connections served at once per TCP/TLS listener; further senders wait in the kernel's
+/// backlog. With one read buffer each, this bounds the listener's memory (4,096 × 64 KiB).
+pub const MAX_CONNECTIONS: usize = 4096;
 
 /// A syslog route: listener name and the source type its records get.
 #[derive(Clone, Debug)]
@@ -131,7 +135,11 @@ pub async fn serve_tcp(
     intake: Arc<Intake>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
@@ -140,6 +148,7 @@ pub async fn serve_tcp(
         let intake = intake.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match tls {
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(s) => read_stream(s, peer, &route, &intake).await,
