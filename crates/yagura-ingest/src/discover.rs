@@ -287,7 +287,7 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
     // `[Sun Dec 04 04:47:44 2005] [error] …` (Apache error log) starts like a JSON array.
     if content == Content::Json && crate::sniff::first_json_byte(head) == Some(b'[') {
         if let Some(lines) = text_head(head, whole) {
-            if !matches!(ext.as_str(), "json" | "jsonl" | "ndjson") && is_text_log(lines) {
+            if !matches!(ext.as_str(), "json" | "jsonl" | "ndjson") && is_text_log(&lines) {
                 return Class::Input(InputKind::Text);
             }
         }
@@ -303,7 +303,7 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
         _ if is_clearly_not_log(path, &ext) => Class::NotLog,
         _ => match text_head(head, whole) {
             Some(_) if ext == "log" => Class::Input(InputKind::Text),
-            Some(lines) if is_text_log(lines) => Class::Input(InputKind::Text),
+            Some(lines) if is_text_log(&lines) => Class::Input(InputKind::Text),
             Some(_) => Class::UnknownText,
             None if ext == "log" => Class::Unknown("a .log file that is not text".into()),
             None => Class::Unknown(format!("unknown format (extension {ext:?})")),

@@ -5,6 +5,7 @@
 //! Lines longer than [`MAX_LINE`] are cut there and the rest of the line is skipped, with an
 //! error naming the line.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::MultiGzDecoder;
@@ -125,9 +126,10 @@ fn skip_line<R: BufRead>(data: &mut R) -> std::io::Result<()> {
 }
 
 /// The complete lines at the start of `head` as text, when `head` looks like text: no NUL, few
-/// control characters, valid UTF-8 (a character cut at the end of `head` is fine). `whole`:
-/// `head` is the whole file, so its last line counts even without a newline.
-pub(crate) fn text_head(head: &[u8], whole: bool) -> Option<&str> {
+/// control characters. Invalid UTF-8 (Latin-1 text) is replaced, as the reader does; a
+/// character cut at the end of `head` is dropped. `whole`: `head` is the whole file, so its last
+/// line counts even without a newline.
+pub(crate) fn text_head(head: &[u8], whole: bool) -> Option<Cow<'_, str>> {
     let head = head.strip_prefix(crate::sniff::UTF8_BOM).unwrap_or(head);
     if head.is_empty() || head.contains(&0) {
         return None;
@@ -148,12 +150,16 @@ pub(crate) fn text_head(head: &[u8], whole: bool) -> Option<&str> {
     };
     let lines = &head[..end];
     match std::str::from_utf8(lines) {
-        Ok(s) => Some(s),
-        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
-            std::str::from_utf8(&lines[..e.valid_up_to()]).ok()
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(e) if e.error_len().is_none() => {
+            let valid = &lines[..e.valid_up_to()];
+            std::str::from_utf8(valid)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Cow::Borrowed)
         }
         // Latin-1 and other 8-bit text: still text, read with replacement characters.
-        Err(_) => None,
+        Err(_) => Some(String::from_utf8_lossy(lines)),
     }
 }
 
@@ -186,12 +192,16 @@ mod tests {
 
     #[test]
     fn text_heads() {
-        assert_eq!(text_head(b"Oct 1 a\nOct 2 b", false), Some("Oct 1 a\n"));
+        let t = |h: &'static [u8], whole| text_head(h, whole).map(|c| c.into_owned());
+        assert_eq!(t(b"Oct 1 a\nOct 2 b", false).as_deref(), Some("Oct 1 a\n"));
         assert_eq!(
-            text_head(b"Oct 1 a\nOct 2 b", true),
+            t(b"Oct 1 a\nOct 2 b", true).as_deref(),
             Some("Oct 1 a\nOct 2 b")
         );
-        assert_eq!(text_head(b"a\0b\n", false), None);
-        assert_eq!(text_head(b"", true), None);
+        // Latin-1: text, with replacement characters; a UTF-8 character cut at the end: dropped.
+        assert_eq!(t(b"caf\xe9\n", true).as_deref(), Some("caf\u{fffd}\n"));
+        assert_eq!(t(b"caf\xc3", true).as_deref(), Some("caf"));
+        assert_eq!(t(b"a\0b\n", false), None);
+        assert_eq!(t(b"", true), None);
     }
 }
