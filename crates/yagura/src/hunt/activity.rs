@@ -8,7 +8,7 @@
 //! next to the evaluation.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use yagura_event::Record;
 use yagura_sigma::correlation::rule::CorrelationType;
 use yagura_sigma::rule::Logsource;
@@ -23,6 +23,8 @@ pub struct Activity {
     entries: Vec<Vec<(u16, Vec<String>)>>,
     /// Per entry: an event satisfied it.
     active: Vec<AtomicBool>,
+    /// Entries not active yet.
+    remaining: AtomicUsize,
     /// An event went through the pipeline (for its catch-all entry).
     any: AtomicBool,
 }
@@ -59,6 +61,7 @@ impl Activity {
             .collect::<Vec<_>>();
         Activity {
             active: entries.iter().map(|_| AtomicBool::new(false)).collect(),
+            remaining: AtomicUsize::new(entries.len()),
             fields,
             entries,
             any: AtomicBool::new(false),
@@ -70,7 +73,7 @@ impl Activity {
         if !self.any.load(Ordering::Relaxed) {
             self.any.store(true, Ordering::Relaxed);
         }
-        if self.active.iter().all(|a| a.load(Ordering::Relaxed)) {
+        if self.remaining.load(Ordering::Relaxed) == 0 {
             return;
         }
         s.found.clear();
@@ -92,8 +95,8 @@ impl Activity {
                         })
                 })
             });
-            if holds {
-                self.active[e].store(true, Ordering::Relaxed);
+            if holds && !self.active[e].swap(true, Ordering::Relaxed) {
+                self.remaining.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
