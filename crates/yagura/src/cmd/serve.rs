@@ -85,17 +85,11 @@ struct Config {
     tail_poll_ms: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct StoreConfig {
     /// Sync the store on every commit (the log is synced anyway; this bounds replay work).
     fsync: bool,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self { fsync: false }
-    }
 }
 
 fn off(addr: String) -> String {
