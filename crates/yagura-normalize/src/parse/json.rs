@@ -474,6 +474,7 @@ fn windows(
         keep(rec, &mut s.key, "", o, &["@timestamp", "event.original"]);
         return Some(ts);
     }
+    s.win.clear();
     let meta = crate::flatten_windows(
         doc,
         if shape == crate::Shape::Ecs {
@@ -617,9 +618,16 @@ fn dataset_of(rec: &mut Record, channel: &str) {
 
 /// The common ECS fields Winlogbeat's ingest pipelines derive from event data.
 fn derive_ecs(rec: &mut Record, channel: &str, id: u32, w: &Record) {
+    // Exports that nest event data (`ExtraEventData.X`) are looked up by their suffix.
+    let nested = w
+        .keys()
+        .any(|k| k.starts_with("ExtraEventData.") || k.starts_with("EventData."));
     let data = |name: &str| -> Option<&str> {
         w.get(name)
             .or_else(|| {
+                if !nested {
+                    return None;
+                }
                 w.fields().find(|f| {
                     f.key
                         .strip_prefix("ExtraEventData.")
