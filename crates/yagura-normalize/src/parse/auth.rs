@@ -105,6 +105,7 @@ const SSHD: &[Rule] = &[
     r("Postponed {system.auth.ssh.method} for {user.name} from {source.ip} port {source.port}", "ssh_login", "", AUTH, "info"),
     r("Connection closed by authenticating user {user.name} {source.ip} port {source.port}", "ssh_disconnect", FAIL, AUTH, "end"),
     r("Connection closed by invalid user {user.name} {source.ip} port {source.port}", "ssh_disconnect", FAIL, AUTH, "end"),
+    r("Connection closed by {source.ip} port {source.port} [preauth]", "ssh_disconnect", FAIL, AUTH, "end"),
     r("Connection closed by {source.ip} port {source.port}", "ssh_disconnect", "", NET, "end"),
     r("Connection closed by {source.ip}", "ssh_disconnect", "", NET, "end"),
     r("Connection reset by authenticating user {user.name} {source.ip} port {source.port}", "ssh_disconnect", FAIL, AUTH, "end"),
@@ -151,6 +152,16 @@ const SSHD: &[Rule] = &[
     r("subsystem request for {system.auth.ssh.subsystem} by user {user.name}", "ssh_subsystem", "", "session", "info"),
     r("Starting session: {system.auth.ssh.session*}", "ssh_session", "", "session", "start"),
     r("PAM service({system.auth.pam.service}) ignoring max retries; {system.auth.ssh.reason*}", "ssh_login", FAIL, AUTH, "info"),
+    ssh("Disconnecting invalid user {user.name} {source.ip} port {source.port}: {system.auth.ssh.reason*}", FAIL, "Failed", true),
+    ssh("Disconnecting authenticating user {user.name} {source.ip} port {source.port}: {system.auth.ssh.reason*}", FAIL, "Failed", false),
+    r("Connection from {source.ip} port {source.port}", "ssh_connection", "", NET, "connection"),
+    r("Connection from {source.ip}", "ssh_connection", "", NET, "connection"),
+    r("Magic value check failed ({system.auth.ssh.reason}) on obfuscated handshake from {source.ip} port {source.port}", "ssh_bad_protocol", FAIL, AUTH, "info"),
+    r("Corrupted MAC on input.", "ssh_bad_protocol", FAIL, NET, "connection"),
+    r("Bad packet length {system.auth.ssh.reason}.", "ssh_bad_protocol", FAIL, NET, "connection"),
+    r("SSH: {system.auth.ssh.reason*}", "ssh_info", "", "", "info"),
+    r("debug1: {system.auth.ssh.reason*}", "ssh_debug", "", "", "info"),
+    ssh("Disconnecting invalid user {user.name} {source.ip} port {source.port}", FAIL, "Failed", true),
     r("Disconnecting: {system.auth.ssh.reason*}", "ssh_disconnect", "", NET, "end"),
     r("error: {system.auth.ssh.reason*}", "ssh_error", "", "", "info"),
     r("fatal: {system.auth.ssh.reason*}", "ssh_error", "", "", "info"),
@@ -207,6 +218,48 @@ const SU: &[Rule] = &[
         AUTH,
         "info",
     ),
+    r(
+        "BAD SU {user.name} to {user.target.name} on {system.auth.su.tty}",
+        "su",
+        FAIL,
+        AUTH,
+        "info",
+    ),
+    r(
+        "Authentication failed for {user.target.name}",
+        "su",
+        FAIL,
+        AUTH,
+        "info",
+    ),
+    r(
+        "failed: {system.auth.su.tty} changing from {user.name} to {user.target.name}",
+        "su",
+        FAIL,
+        AUTH,
+        "info",
+    ),
+    r(
+        "+ {system.auth.su.tty} {user.name}-{user.target.name}",
+        "su",
+        OK,
+        AUTH,
+        "start",
+    ),
+    r(
+        "- {system.auth.su.tty} {user.name}-{user.target.name}",
+        "su",
+        FAIL,
+        AUTH,
+        "info",
+    ),
+    r(
+        "{user.name} to {user.target.name} on {system.auth.su.tty}",
+        "su",
+        OK,
+        AUTH,
+        "start",
+    ),
 ];
 
 /// Account management tools (`useradd`, `groupadd`, `usermod`, `userdel`, `passwd`, `chpasswd`).
@@ -215,6 +268,8 @@ const ACCOUNTS: &[Rule] = &[
     r("new user: name={user.name}, UID={user.id}, GID={group.id}, home={system.auth.useradd.home}, shell={system.auth.useradd.shell*}", "user_created", OK, "iam", "user"),
     r("new group: name={group.name}, GID={group.id}, from={system.auth.groupadd.from}", "group_created", OK, "iam", "group"),
     r("new group: name={group.name}, GID={group.id}", "group_created", OK, "iam", "group"),
+    r("new group: name={group.name}, gid={group.id}", "group_created", OK, "iam", "group"),
+    r("failed adding user '{user.name}'", "user_created", FAIL, "iam", "user"),
     r("group added to {system.auth.groupadd.file}: name={group.name}, GID={group.id}", "group_created", OK, "iam", "group"),
     r("group added to {system.auth.groupadd.file}: name={group.name}", "group_created", OK, "iam", "group"),
     r("delete user '{user.name}'", "user_deleted", OK, "iam", "user"),
@@ -283,6 +338,14 @@ fn sshd(msg: &str, rec: &mut Record) -> bool {
         },
         None => msg,
     };
+    // Solaris: `[ID 800047 auth.info] Failed ...`
+    let msg = match msg.strip_prefix("[ID ") {
+        Some(r) => r.split_once("] ").map_or(msg, |(_, m)| m),
+        None => msg,
+    };
+    if let Some(body) = msg.strip_prefix("(pam_unix) ") {
+        return pam_body("pam_unix", "sshd", "", body, rec);
+    }
     if msg.starts_with("PAM ") && msg.contains("more authentication failure") {
         return pam_body("pam_unix", "sshd", "auth", msg, rec);
     }
@@ -370,7 +433,7 @@ fn pam(msg: &str, rec: &mut Record) -> bool {
 fn pam_body(module: &str, service: &str, ptype: &str, body: &str, rec: &mut Record) -> bool {
     let mut caps: Caps = [("", ""); MAX_CAPS];
     let (action, category, kind, outcome, kv) = if body.starts_with("authentication failure;")
-        || (body.starts_with("PAM ") && body.contains("more authentication failure"))
+        || body.contains("more authentication failure")
     {
         ("authentication_failure", AUTH, "info", FAIL, true)
     } else if body.starts_with("check pass; user unknown") {
@@ -390,6 +453,8 @@ fn pam_body(module: &str, service: &str, ptype: &str, body: &str, rec: &mut Reco
     } else if body.starts_with("conversation failed") || body.starts_with("Authentication failure")
     {
         ("authentication_failure", AUTH, "info", FAIL, false)
+    } else if body.starts_with("Failed to ") {
+        ("pam_error", "session", "info", FAIL, false)
     } else if body.starts_with("requirement ")
         || body.starts_with("account ")
         || body.starts_with("Registered")

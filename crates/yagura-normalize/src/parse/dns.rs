@@ -118,6 +118,11 @@ pub(crate) fn bind(line: &str) -> Option<Bind<'_>> {
         c = r.split_once(' ')?.1;
     }
     let (addr, after) = c.split_once(' ')?;
+    // Old BIND: `client 1.2.3.4#1036: query (cache) denied`.
+    let (addr, after) = match addr.strip_suffix(':') {
+        Some(a) => (a, after),
+        None => (addr, after),
+    };
     let (ip, port) = addr.rsplit_once('#')?;
     if !out::is_ip(ip) {
         return None;
@@ -174,23 +179,26 @@ pub(crate) fn push_bind(l: &Bind<'_>, rec: &mut Record) -> bool {
     // `query (cache) 'example.com/ANY/IN' denied`, `zone transfer 'example.com/AXFR/IN' denied`,
     // `bad zone transfer request: 'example.com/IN': non-authoritative zone (NOTAUTH)`,
     // `update 'zone/IN' denied`, `query failed (REFUSED) for name/IN/A at query.c:1`.
-    let (action, quoted) = if body.starts_with("query (cache) '") || body.starts_with("query '") {
-        ("query_denied", true)
-    } else if body.starts_with("zone transfer '") {
-        ("zone_transfer_denied", true)
-    } else if body.starts_with("bad zone transfer request: '") {
-        ("bad_zone_transfer", true)
-    } else if body.starts_with("update '") || body.starts_with("update forwarding '") {
-        ("update_denied", true)
-    } else if body.starts_with("query failed (") {
-        ("query_failed", false)
-    } else if body.starts_with("notify ") || body.starts_with("received notify") {
-        ("notify", false)
-    } else if body.starts_with("transfer of '") {
-        ("zone_transfer", true)
-    } else {
-        return false;
-    };
+    let (action, quoted) =
+        if body.starts_with("query (cache) denied") || body.starts_with("query denied") {
+            ("query_denied", false)
+        } else if body.starts_with("query (cache) '") || body.starts_with("query '") {
+            ("query_denied", true)
+        } else if body.starts_with("zone transfer '") {
+            ("zone_transfer_denied", true)
+        } else if body.starts_with("bad zone transfer request: '") {
+            ("bad_zone_transfer", true)
+        } else if body.starts_with("update '") || body.starts_with("update forwarding '") {
+            ("update_denied", true)
+        } else if body.starts_with("query failed (") {
+            ("query_failed", false)
+        } else if body.starts_with("notify ") || body.starts_with("received notify") {
+            ("notify", false)
+        } else if body.starts_with("transfer of '") {
+            ("zone_transfer", true)
+        } else {
+            return false;
+        };
     out::dataset(rec, "bind", "bind.security");
     rec.push("event.category", Kind::Str, "network");
     rec.push(
@@ -258,6 +266,16 @@ fn common(l: &Bind<'_>, rec: &mut Record) {
 /// `reply name is 1.2.3.4`, `cached name is <CNAME>`, plus start-up and upstream lines.
 /// Returns `false` (nothing pushed) for other messages.
 pub(crate) fn dnsmasq(msg: &str, rec: &mut Record) -> bool {
+    // `log-queries=extra`: `21745 10.10.10.33/59490 query[A] ...`.
+    let mut msg = msg;
+    if msg.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        let mut it = msg.splitn(3, ' ');
+        if let (Some(serial), Some(peer), Some(rest)) = (it.next(), it.next(), it.next()) {
+            if serial.bytes().all(|c| c.is_ascii_digit()) && peer.contains('/') {
+                msg = rest;
+            }
+        }
+    }
     if let Some(r) = msg.strip_prefix("query[") {
         let Some((qtype, r)) = r.split_once("] ") else {
             return false;

@@ -416,10 +416,12 @@ impl Parser {
             }
             SourceType::ApacheError => {
                 let e = web::apache_error(line)?;
-                out::head(rec, e.ts, raw);
+                // An untimed line (`[error] [client ..] ..`) takes the reception time.
+                let ts = if e.ts == 0 { received_ms } else { e.ts };
+                out::head(rec, ts, raw);
                 rec.push("message", Kind::Str, e.text);
                 web::push_apache_error(&e, rec);
-                Some(event(st, true, e.ts))
+                Some(event(st, true, ts))
             }
             SourceType::BindQuery => {
                 let l = dns::bind(line)?;
@@ -452,7 +454,10 @@ impl Parser {
         }
         let candidates: [(bool, SourceType); 4] = [
             (web::looks_like_nginx_error(line), SourceType::NginxError),
-            (web::looks_like_apache_error(line), SourceType::ApacheError),
+            (
+                web::looks_like_apache_error(line) || web::looks_like_untimed_apache_error(line),
+                SourceType::ApacheError,
+            ),
             (dns::looks_like_bind(line), SourceType::BindQuery),
             (web::looks_like_access(line), SourceType::NginxAccess),
         ];
@@ -525,10 +530,13 @@ impl Parser {
             return (SourceType::Iptables, true);
         }
         match name {
-            "named" | "bind" | "named-checkconf" => {
+            "named" | "bind" => {
+                // Only client lines are BIND query / security records; other named messages
+                // (zone loading, notify) stay plain syslog.
                 return match dns::bind(msg) {
                     Some(l) if dns::push_bind(&l, rec) => (SourceType::BindQuery, true),
-                    _ => (SourceType::BindQuery, false),
+                    Some(_) => (SourceType::BindQuery, false),
+                    None => (SourceType::Syslog, false),
                 };
             }
             "dnsmasq" | "dnsmasq-dhcp" => {

@@ -89,10 +89,15 @@ pub(crate) fn is_ip(s: &str) -> bool {
 }
 
 /// `source.ip` for an address, `source.domain` for a host name (`prefix` = `source`).
+/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) are written as IPv4.
 pub(crate) fn addr(rec: &mut Record, prefix: &str, value: &str) {
     if value.is_empty() || value == "-" {
         return;
     }
+    let value = match value.strip_prefix("::ffff:") {
+        Some(v4) if v4.contains('.') => v4,
+        _ => value,
+    };
     if is_ip(value) {
         rec.push_parts(&[prefix, ".ip"], Kind::Str, value);
     } else {

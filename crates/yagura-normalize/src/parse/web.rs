@@ -4,6 +4,7 @@
 use yagura_event::{Kind, Record};
 
 use super::out;
+use super::pattern::{self, Caps, MAX_CAPS};
 use super::time::{clock, digits, month, to_ms, zone};
 
 /// The parts of an access line.
@@ -90,7 +91,7 @@ pub(crate) fn access(line: &str) -> Option<Access<'_>> {
     }
     // Before the time: [vhost] [forwarded] client ident user
     let before = line[..open].trim_end();
-    let (rest, user) = before.rsplit_once(' ')?;
+    let (rest, user) = before.rsplit_once(' ').unwrap_or((before, "-"));
     let (vhost, forwarded, client) = match rest.rsplit_once(' ') {
         Some((prefix, _ident)) if !prefix.trim().is_empty() => clients(prefix.trim_end())?,
         _ => (None, None, rest),
@@ -411,8 +412,34 @@ pub(crate) fn looks_like_apache_error(line: &str) -> bool {
     b.len() > 26 && b[0] == b'[' && b[4] == b' ' && month(&b[5..]).is_some()
 }
 
+/// An Apache error line without its time (`[error] [client 1.2.3.4] ...`, and the MSG of
+/// `httpd[1]: [authz_core:error] [pid 1] ...` syslog lines); `ts` is 0, the caller's time applies.
+pub(crate) fn looks_like_untimed_apache_error(line: &str) -> bool {
+    let Some(r) = line.strip_prefix('[') else {
+        return false;
+    };
+    let Some((lvl, rest)) = r.split_once("] ") else {
+        return false;
+    };
+    let level = lvl.rsplit(':').next().unwrap_or(lvl);
+    lvl.len() < 40
+        && rest.starts_with('[')
+        && matches!(
+            level,
+            "emerg" | "alert" | "crit" | "error" | "warn" | "notice" | "info" | "debug"
+        )
+        || (lvl.len() < 40
+            && matches!(
+                level,
+                "emerg" | "alert" | "crit" | "error" | "warn" | "notice"
+            ))
+}
+
 pub(crate) fn apache_error(line: &str) -> Option<ApacheError<'_>> {
     if !looks_like_apache_error(line) {
+        if looks_like_untimed_apache_error(line) {
+            return apache_error_body(0, line);
+        }
         return None;
     }
     let b = line.as_bytes();
@@ -432,7 +459,10 @@ pub(crate) fn apache_error(line: &str) -> Option<ApacheError<'_>> {
         return None;
     }
     let ts = to_ms(y, m, d, day_ms, 0)?;
-    let rest = line.get(yat + 5..)?.trim_start();
+    apache_error_body(ts, line.get(yat + 5..)?.trim_start())
+}
+
+fn apache_error_body(ts: i64, rest: &str) -> Option<ApacheError<'_>> {
     let lv = rest.strip_prefix('[')?;
     let (lvl, mut rest) = lv.split_once(']')?;
     let (module, level) = match lvl.split_once(':') {
@@ -521,6 +551,55 @@ pub(crate) fn push_apache_error(e: &ApacheError<'_>, rec: &mut Record) {
     }
     if let Some(code) = e.code {
         rec.push("error.code", Kind::Str, code);
+    }
+    apache_message(e.text, rec);
+}
+
+/// Apache error messages about a user or a path (authentication, access control, missing
+/// files): `(template, is an authentication failure)`.
+const APACHE_MESSAGES: &[(&str, bool)] = &[
+    ("user {user.name} not found: {url}", true),
+    (
+        "user {user.name}: authentication failure for \"{url}\"",
+        true,
+    ),
+    (
+        "user {user.name}: authorization failure for \"{url}\"",
+        true,
+    ),
+    ("user {user.name}: password mismatch: {url}", true),
+    (
+        "Authorization of user {user.name} to access {url} failed",
+        true,
+    ),
+    ("client used wrong authentication scheme: {url}", true),
+    ("client denied by server configuration: {url}", false),
+    ("File does not exist: {url}", false),
+    ("Directory index forbidden by rule: {url}", false),
+    ("script '{url}' not found or unable to stat", false),
+    ("Invalid URI in request {url}", false),
+];
+
+fn apache_message(text: &str, rec: &mut Record) {
+    let mut caps: Caps = [("", ""); MAX_CAPS];
+    for (tmpl, auth) in APACHE_MESSAGES {
+        if !text.starts_with(pattern::lead(tmpl)) {
+            continue;
+        }
+        let Some(n) = pattern::matches(tmpl, text, &mut caps) else {
+            continue;
+        };
+        if *auth {
+            rec.push("event.category", Kind::Str, "authentication");
+        }
+        rec.push("event.outcome", Kind::Str, "failure");
+        for &(name, value) in &caps[..n] {
+            match name {
+                "url" if !value.is_empty() => url(value, rec),
+                _ => out::text(rec, name, value),
+            }
+        }
+        return;
     }
 }
 
