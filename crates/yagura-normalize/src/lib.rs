@@ -30,11 +30,11 @@
 
 #![warn(missing_docs)]
 
+pub mod arrival;
 mod ecs;
 mod evtx_json;
 mod lean_json;
 mod meta;
-pub mod arrival;
 pub mod parse;
 mod shape;
 mod time;

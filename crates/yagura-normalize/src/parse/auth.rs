@@ -442,15 +442,15 @@ fn pam_body(module: &str, service: &str, ptype: &str, body: &str, rec: &mut Reco
         ("session_opened", "session", "start", OK, false)
     } else if body.starts_with("session closed for user ") {
         ("session_closed", "session", "end", OK, false)
-    } else if body.starts_with("user ") && body.contains(" tally ") {
-        ("user_locked", AUTH, "info", FAIL, false)
-    } else if body.starts_with("Consecutive login failures for user ") {
+    } else if (body.starts_with("user ") && body.contains(" tally "))
+        || body.starts_with("Consecutive login failures for user ")
+    {
         ("user_locked", AUTH, "info", FAIL, false)
     } else if body.starts_with("password changed for ") {
         ("password_changed", "iam", "change", OK, false)
-    } else if body.starts_with("auth could not identify password for ") {
-        ("authentication_failure", AUTH, "info", FAIL, false)
-    } else if body.starts_with("conversation failed") || body.starts_with("Authentication failure")
+    } else if body.starts_with("auth could not identify password for ")
+        || body.starts_with("conversation failed")
+        || body.starts_with("Authentication failure")
     {
         ("authentication_failure", AUTH, "info", FAIL, false)
     } else if body.starts_with("Failed to ") {

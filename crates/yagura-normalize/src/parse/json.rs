@@ -23,9 +23,9 @@ pub(crate) fn detect(doc: &Value) -> SourceType {
         SourceType::SuricataEve
     } else if has("ts") && (has("id.orig_h") || (has("uid") && has("id"))) {
         zeek::source_of(zeek::json_log(o))
-    } else if crate::detect_shape(doc) != crate::Shape::Ecs {
-        SourceType::Windows
-    } else if has("EventID") && (has("Computer") || has("ProviderName")) {
+    } else if crate::detect_shape(doc) != crate::Shape::Ecs
+        || (has("EventID") && (has("Computer") || has("ProviderName")))
+    {
         SourceType::Windows
     } else {
         SourceType::Json

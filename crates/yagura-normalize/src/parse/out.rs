@@ -113,6 +113,7 @@ pub(crate) fn addr(rec: &mut Record, prefix: &str, value: &str) {
 /// [`crate::flatten_ecs`] of the written text gives back the same fields (the same multiset of
 /// `(key, kind, value)`; `serde_json` objects are sorted by key, so the order between different
 /// keys is not kept).
+#[allow(clippy::needless_range_loop)] // `i` indexes the record and three parallel tables.
 pub fn write_json(rec: &Record, out: &mut Vec<u8>) {
     // Repeated keys are found with a small open-addressing table of key hashes, reused across
     // records: O(n), and no allocation per record once the thread's buffers have grown.
