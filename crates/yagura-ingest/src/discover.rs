@@ -14,7 +14,9 @@
 //!    A text file named directly in `paths` is read as text whatever its lines look like.
 //! 4. Files that are clearly not logs are ignored silently: documentation and code extensions
 //!    (`.md`, `.yaml`, `.txt`, `.rs`, …), names such as `LICENSE*` / `README*`, and hidden files.
-//!    Any other file is listed in [`Discovery::skipped`] with the reason.
+//!    A `.txt`, `.csv` or `.tsv` file that holds a log (its first lines recognised, or a table
+//!    with a time column) is listed in [`Discovery::skipped`] instead, and read as text when
+//!    named. Any other file is listed in [`Discovery::skipped`] with the reason.
 //!
 //! Folders are walked recursively in name order (hidden folders such as `.git` are not entered),
 //! so the same tree always gives the same list. A file named directly in `paths` that is not a
@@ -213,6 +215,16 @@ impl Walk<'_> {
                 path: path.to_path_buf(),
                 reason: "text that no log parser recognises".into(),
             }),
+            (Class::LogAsDocument, true) => self.found.files.push(InputFile {
+                path: path.to_path_buf(),
+                kind: InputKind::Text,
+            }),
+            (Class::LogAsDocument, false) => self.found.skipped.push(Skipped {
+                path: path.to_path_buf(),
+                reason:
+                    "a log in a .txt/.csv/.tsv file: not read in folders; name the file to read it"
+                        .into(),
+            }),
             (Class::NotLog, false) => {}
             (Class::NotLog, true) => self.error(path, format!("not a log file; {SUPPORTED}")),
             (Class::Unknown(reason), true) => self.error(path, format!("{reason}; {SUPPORTED}")),
@@ -264,6 +276,9 @@ enum Class {
     UnknownText,
     /// Clearly not a log: ignored silently in folders.
     NotLog,
+    /// A log in a document-like file (`.txt`, `.csv`, `.tsv`): skipped with the reason in
+    /// folders, read as text when named.
+    LogAsDocument,
     /// Unknown format, or probably not a log: skipped with the reason.
     Unknown(String),
 }
@@ -297,7 +312,14 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
         "gz" => Class::Input(InputKind::Gzip),
         "zip" => Class::Input(InputKind::Zip),
         "json" | "jsonl" | "ndjson" => Class::Input(InputKind::Json),
-        "log" if content == Content::Json => Class::Input(InputKind::Json),
+        "log" if content == Content::Json && !text_in_brackets(head) => {
+            Class::Input(InputKind::Json)
+        }
+        // A log kept as `.txt`, `.csv` or `.tsv`: named in the skipped list, read when asked for.
+        "txt" | "csv" | "tsv" => match text_head(head, whole) {
+            Some(lines) if is_text_log(&lines) || is_table_log(&lines) => Class::LogAsDocument,
+            _ => Class::NotLog,
+        },
         // Rotated JSON logs: `events.json.1`, `app.ndjson.0`, `eve.json.3`.
         _ if content == Content::Json && is_rotation(&ext) => Class::Input(InputKind::Json),
         _ if is_clearly_not_log(path, &ext) => Class::NotLog,
@@ -309,6 +331,39 @@ fn classify(path: &Path, head: &[u8], whole: bool, is_text_log: &dyn Fn(&str) ->
             None => Class::Unknown(format!("unknown format (extension {ext:?})")),
         },
     }
+}
+
+/// `[Sun Dec 04 …] [error] …`: a `[` followed by what cannot start a JSON value.
+fn text_in_brackets(head: &[u8]) -> bool {
+    if crate::sniff::first_json_byte(head) != Some(b'[') {
+        return false;
+    }
+    let after = head
+        .iter()
+        .skip_while(|b| **b != b'[')
+        .skip(1)
+        .find(|b| !b.is_ascii_whitespace());
+    match after {
+        None => false,
+        Some(b) => !matches!(
+            b,
+            b'{' | b'[' | b']' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+        ),
+    }
+}
+
+/// A table of log records: a header of three or more comma- or tab-separated columns, one of
+/// them a time (`Time`, `timestamp`, `Date`, …).
+fn is_table_log(lines: &str) -> bool {
+    let Some(header) = lines.lines().next() else {
+        return false;
+    };
+    let sep = if header.contains('\t') { '\t' } else { ',' };
+    let cols: Vec<String> = header
+        .split(sep)
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    cols.len() >= 3 && cols.iter().any(|c| c.contains("time") || c == "date")
 }
 
 /// A rotation suffix: `1`, `0`, `20241201`.

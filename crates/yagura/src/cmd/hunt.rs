@@ -4,12 +4,13 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use yagura_ingest::discover_with;
+use yagura_ingest::{discover_with, IngestError};
 use yagura_sigma::rule::Level;
 use yagura_sigma::{Pipeline, RuleSet};
 
@@ -18,8 +19,8 @@ use crate::hunt::activity::{per_logsource, Inactive};
 use crate::hunt::correlate::CaptureLog;
 use crate::hunt::detection::{Detection, RuleCatalog};
 use crate::hunt::detector::Detector;
-use crate::hunt::labels::Lang;
-use crate::hunt::output::{Format, TimelineWriter};
+use crate::hunt::labels::{CorrelationStats, Labels, Lang};
+use crate::hunt::output::{Format, TableLayout, TimelineWriter};
 use crate::hunt::rules_source::{cache_dir, load_rules};
 use crate::hunt::scan::{scan, Message, ScanFilter};
 use crate::hunt::sorter::Sorter;
@@ -88,10 +89,14 @@ pub struct HuntArgs {
     /// the rule's field names unchanged.
     #[arg(long = "pipeline", value_name = "FILE")]
     pipelines: Vec<String>,
-    /// List every rule that could not fire on these inputs (the summary counts them per
-    /// logsource).
+    /// Every input error (default: the first of each damaged file, and how many more), how the
+    /// correlations ran, and every rule that could not fire on these inputs (the summary counts
+    /// them per logsource).
     #[arg(long, short)]
     verbose: bool,
+    /// Do not page the table through `less -FRX` on a terminal.
+    #[arg(long)]
+    no_pager: bool,
     /// Detections kept in memory before sorted runs are spilled to temp files.
     #[arg(long, value_name = "N", default_value_t = 100_000, hide = true)]
     sort_buffer: usize,
@@ -102,10 +107,86 @@ fn parse_level(s: &str) -> Result<Level, String> {
         .ok_or_else(|| "expected informational, low, medium, high or critical".to_owned())
 }
 
-/// Runs a hunt.
+/// Runs a hunt. Fatal errors are printed here (in the language of the labels) with exit
+/// status 2.
 pub fn run(a: HuntArgs) -> Result<ExitCode> {
-    let started = Instant::now();
     let labels = a.lang.unwrap_or_else(Lang::from_env).labels();
+    match hunt(a, labels) {
+        Err(e) if !is_broken_pipe(&e) => {
+            eprintln!("{}: {e:#}", labels.error);
+            Ok(ExitCode::from(2))
+        }
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Input errors grouped per file, in the order first met.
+#[derive(Default)]
+struct ErrorGroups {
+    files: Vec<(String, String, u64)>,
+    index: HashMap<String, usize>,
+}
+
+impl ErrorGroups {
+    fn add(&mut self, e: IngestError) {
+        match self.index.get(&e.file) {
+            Some(&i) => {
+                if let Some(g) = self.files.get_mut(i) {
+                    g.2 += 1;
+                }
+            }
+            None => {
+                let reason = short_reason(&e.reason);
+                let reason = match e.record {
+                    Some(r) => format!("record {r}: {reason}"),
+                    None => reason.to_owned(),
+                };
+                self.index.insert(e.file.clone(), self.files.len());
+                self.files.push((e.file, reason, 1));
+            }
+        }
+    }
+
+    /// One line per damaged file (by path): its first error, and how many more it has; then
+    /// what exit status 1 means.
+    fn lines(&self, labels: &Labels) -> Vec<String> {
+        let mut files: Vec<_> = self.files.iter().collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut lines: Vec<String> = files
+            .into_iter()
+            .map(|(file, reason, n)| {
+                let more = if *n > 1 {
+                    format!(" {}", (labels.more_errors)(n - 1))
+                } else {
+                    String::new()
+                };
+                format!("{}: {file}: {reason}{more}", labels.input_error)
+            })
+            .collect();
+        if !self.files.is_empty() {
+            lines.push((labels.damaged_files)(self.files.len()));
+        }
+        lines
+    }
+}
+
+/// The reason of an input error without the byte dumps that follow `found` in EVTX errors.
+fn short_reason(reason: &str) -> &str {
+    match reason.find(", found `") {
+        Some(i) => &reason[..i],
+        None => reason,
+    }
+}
+
+fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
+    let started = Instant::now();
     let filter = ScanFilter {
         min_level: a.min_level,
         from: a
@@ -119,42 +200,78 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
             .map(|t| parse_bound(t, Bound::End))
             .transpose()?,
     };
-    for dir in &a.rules {
-        if !dir.exists() {
-            bail!("rules folder {} does not exist", dir.display());
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if from > to {
+            bail!("{}", labels.from_after_to);
         }
     }
-    let (out, format) = open_output(&a)?;
+    for p in &a.paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            bail!("{}: {}", p.display(), labels.missing_input);
+        }
+    }
+    for dir in &a.rules {
+        if !dir.exists() {
+            bail!("--rules {}: {}", dir.display(), labels.missing_input);
+        }
+    }
+    let format = output_format(&a);
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let opts = super::load_options(a.placeholders.as_deref())?;
+    let user_pipelines = load_pipelines(&a.pipelines)?;
+    let found = discover_with(&a.paths, &crate::hunt::text::is_text_log);
+    if found.files.is_empty() && found.errors.is_empty() {
+        for s in &found.skipped {
+            eprintln!("{}: {}: {}", labels.skipped, s.path.display(), s.reason);
+        }
+        let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+        bail!("{}: {}", labels.no_files, paths.join(" "));
+    }
+    let out = open_output(&a)?;
+
+    // Diagnostics are printed after the timeline, next to the summary (and in the pager with
+    // them), so that the first screen is the timeline; `-v` prints input errors as they come.
+    let mut diag: Vec<String> = Vec::new();
     let cache = if a.no_rule_cache { None } else { cache_dir() };
     let set = load_rules(!a.no_builtin, &a.rules, &opts, cache.as_deref());
     for e in &set.errors {
-        eprintln!("rule rejected: {e}");
+        diag.push(format!("{}: {e}", labels.rule_rejected));
     }
     if set.rules.is_empty() {
-        eprintln!("warning: no detection rules loaded (use --rules DIR)");
+        diag.push(labels.no_rules.to_owned());
     }
     let catalog = RuleCatalog::of(&set);
     let levels: Vec<Level> = catalog.rules.iter().map(|r| r.level).collect();
-    let user_pipelines = load_pipelines(&a.pipelines)?;
     let detector = Detector::with_pipelines(&set, user_pipelines);
     let mut summary = Summary::default();
     summary.rules_loaded = set.rules.len() + set.correlations.len();
     summary.rules_rejected = set.errors.len();
 
-    let found = discover_with(&a.paths, &crate::hunt::text::is_text_log);
     summary.files = found.files.len();
     summary.skipped = found.skipped.len();
     for s in &found.skipped {
-        eprintln!("skipped: {}: {}", s.path.display(), s.reason);
+        diag.push(format!(
+            "{}: {}: {}",
+            labels.skipped,
+            s.path.display(),
+            s.reason
+        ));
     }
+    let mut errors = ErrorGroups::default();
+    let verbose = a.verbose;
+    let mut report_error = |e: IngestError, progress: &ProgressBar| {
+        if verbose {
+            progress.suspend(|| eprintln!("{}: {e}", labels.input_error));
+        } else {
+            errors.add(e);
+        }
+    };
     for e in &found.errors {
-        eprintln!("input error: {e}");
         summary.errors += 1;
+        report_error(e.clone(), &ProgressBar::hidden());
     }
 
     let progress = progress_bar(&found.files);
@@ -184,9 +301,9 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            Message::Error(text) => {
+            Message::Error(e) => {
                 summary.errors += 1;
-                progress.suspend(|| eprintln!("input error: {text}"));
+                report_error(e, &progress);
             }
             Message::Events(n) => {
                 live_events += n;
@@ -204,28 +321,32 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     if let Some(e) = sort_error {
         return Err(e);
     }
+    let mut verbose_lines = Vec::new();
     if !captures.is_empty() {
         let (runs, origins) = captures.spilled();
         if runs > 0 {
-            eprintln!(
-                "correlation: matches sorted in {runs} runs on disk, {origins} event origins on disk (memory bound)"
-            );
+            verbose_lines.push((labels.correlation_spilled)(runs, origins));
         }
         let (alerts, stats) = captures.correlate(&set)?;
+        let mut shown = 0usize;
         for d in alerts {
             if catalog.get(d.rule).level >= a.min_level {
                 summary.count(&d, &catalog);
                 sorter.push(d)?;
+                shown += 1;
             }
         }
-        eprintln!(
-            "correlation: {} alerts; peak {} open windows, ~{} KiB; {} entries dropped, {} groups refused (memory bounds)",
-            stats.alerts,
-            stats.peak_windows,
-            stats.peak_bytes / 1024,
-            stats.dropped_entries,
-            stats.refused_groups
-        );
+        verbose_lines.push((labels.correlation_stats)(&CorrelationStats {
+            alerts: shown,
+            peak_windows: stats.peak_windows,
+            peak_kib: stats.peak_bytes / 1024,
+            dropped: stats.dropped_entries,
+            refused: stats.refused_groups,
+        }));
+    }
+    diag.extend(errors.lines(labels));
+    if a.verbose {
+        diag.extend(verbose_lines);
     }
 
     let inactive = detector.inactive();
@@ -233,17 +354,65 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     if a.verbose {
         summary.never_active_list = inactive
             .iter()
-            .map(|i| describe_inactive(&set, i))
+            .map(|i| describe_inactive(&set, i, labels))
             .collect();
     }
 
+    let layout = TableLayout::fit(
+        terminal_width(a.output.is_none()),
+        summary.file_record_width,
+        labels,
+    );
     let to_stdout = a.output.is_none();
-    write_timeline(out, format, &catalog, labels, sorter)?;
-    let elapsed = started.elapsed();
-    if to_stdout {
-        summary.print(&mut io::stderr().lock(), labels, &catalog, elapsed)?;
+    let pager = match (&out, format) {
+        (Output::Stdout, Format::Table) if !a.no_pager && io::stdout().is_terminal() => {
+            Pager::start()
+        }
+        _ => None,
+    };
+    let print_summary = |summary: &Summary, out: &mut dyn Write, took| -> io::Result<()> {
+        for line in &diag {
+            writeln!(out, "{line}")?;
+        }
+        summary.print(out, labels, &catalog, took)
+    };
+    if let Some(mut pager) = pager {
+        // The summary goes into the pager too when it would go to the same terminal.
+        // The time the user spends reading is not the hunt's.
+        let with_summary = io::stderr().is_terminal();
+        let took = started.elapsed();
+        let result = (|| -> Result<()> {
+            write_timeline(&mut pager.input, format, &catalog, labels, layout, sorter)?;
+            if with_summary {
+                print_summary(&summary, &mut pager.input, took)?;
+            }
+            Ok(())
+        })();
+        pager.wait();
+        if !with_summary {
+            print_summary(&summary, &mut io::stderr().lock(), took)?;
+        }
+        // Quitting the pager early closes its input: not an error.
+        if let Err(e) = result {
+            if !is_broken_pipe(&e) {
+                return Err(e);
+            }
+        }
     } else {
-        summary.print(&mut io::stdout().lock(), labels, &catalog, elapsed)?;
+        let mut writer: Box<dyn Write> = match out {
+            Output::File(f) => Box::new(f),
+            Output::Stdout => Box::new(BufWriter::new(io::stdout().lock())),
+        };
+        match write_timeline(&mut writer, format, &catalog, labels, layout, sorter) {
+            Err(e) if is_broken_pipe(&e) => {}
+            other => other.context("cannot write the timeline")?,
+        }
+        drop(writer);
+        if to_stdout {
+            print_summary(&summary, &mut io::stderr().lock(), started.elapsed())?;
+        } else {
+            print_summary(&summary, &mut io::stdout().lock(), started.elapsed())?;
+        }
     }
     // The process ends here: freeing the rules, the plan and its automata one allocation at a
     // time took ~60 ms, for memory the OS takes back at once.
@@ -255,6 +424,62 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `less -FRX` fed the table: it exits at once when the output fits the screen.
+struct Pager {
+    child: std::process::Child,
+    input: BufWriter<std::process::ChildStdin>,
+}
+
+impl Pager {
+    /// The pager, or `None` when `less` cannot be started (the table is then written as is).
+    fn start() -> Option<Self> {
+        let mut child = std::process::Command::new("less")
+            .arg("-FRX")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        Some(Self {
+            child,
+            input: BufWriter::new(stdin),
+        })
+    }
+
+    /// Closes the pager's input and waits for the user to quit it.
+    fn wait(self) {
+        let Self { mut child, input } = self;
+        drop(input);
+        let _ = child.wait();
+    }
+}
+
+/// Terminal columns for the table: `$COLUMNS`, else the terminal's width when the timeline
+/// goes to a terminal, else unknown (no fitting).
+fn terminal_width(to_stdout: bool) -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return Some(n);
+    }
+    if !to_stdout || !io::stdout().is_terminal() {
+        return None;
+    }
+    let tty = File::open("/dev/tty").ok()?;
+    let out = std::process::Command::new("stty")
+        .arg("size")
+        .stdin(tty)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|n| *n > 0)
 }
 
 /// The pipelines of `--pipeline`: `passthrough`, or YAML files.
@@ -273,45 +498,55 @@ pub(crate) fn load_pipelines(names: &[String]) -> Result<Vec<Pipeline>> {
 }
 
 /// One line for a rule that cannot fire: logsource, id, title, file, why.
-pub(crate) fn describe_inactive(set: &RuleSet, i: &Inactive) -> String {
+pub(crate) fn describe_inactive(set: &RuleSet, i: &Inactive, labels: &Labels) -> String {
     let (ls, id, title, file) = i.describe(set);
+    let [unserved, unseen, unserved_counted, counted_unseen] = labels.inactive_reasons;
     let why = match (i.correlation, i.unserved) {
-        (false, true) => "no pipeline serves its logsource",
-        (false, false) => "no input event of its logsource",
-        (true, true) => "no pipeline serves the rules it counts",
-        (true, false) => "the rules it counts could not fire",
+        (false, true) => unserved,
+        (false, false) => unseen,
+        (true, true) => unserved_counted,
+        (true, false) => counted_unseen,
     };
     format!("{ls}  {id}  {title}  ({file}; {why})")
 }
 
-/// The timeline destination and its format.
-fn open_output(a: &HuntArgs) -> Result<(Box<dyn Write>, Format)> {
+/// Where the timeline goes.
+enum Output {
+    File(BufWriter<File>),
+    Stdout,
+}
+
+/// The timeline format: `--format`, else from the `--output` extension, else a table on a
+/// terminal and CSV otherwise.
+fn output_format(a: &HuntArgs) -> Format {
+    if let Some(f) = a.format {
+        return f;
+    }
     match &a.output {
         Some(path) => {
-            let file = File::create(path)
-                .with_context(|| format!("cannot create output file {}", path.display()))?;
             let ext = path
                 .extension()
                 .map(|e| e.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
-            let default = match ext.as_str() {
+            match ext.as_str() {
                 "jsonl" | "ndjson" | "json" => Format::Jsonl,
                 _ => Format::Csv,
-            };
-            Ok((Box::new(BufWriter::new(file)), a.format.unwrap_or(default)))
+            }
         }
-        None => {
-            let stdout = io::stdout();
-            let default = if stdout.is_terminal() {
-                Format::Table
-            } else {
-                Format::Csv
-            };
-            Ok((
-                Box::new(BufWriter::new(stdout.lock())),
-                a.format.unwrap_or(default),
-            ))
+        None if io::stdout().is_terminal() => Format::Table,
+        None => Format::Csv,
+    }
+}
+
+/// The timeline destination.
+fn open_output(a: &HuntArgs) -> Result<Output> {
+    match &a.output {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create output file {}", path.display()))?;
+            Ok(Output::File(BufWriter::new(file)))
         }
+        None => Ok(Output::Stdout),
     }
 }
 
@@ -333,29 +568,19 @@ fn progress_bar(files: &[yagura_ingest::InputFile]) -> ProgressBar {
     bar
 }
 
-/// Writes the sorted timeline. A closed pipe (`| head`) ends the output quietly.
+/// Writes the sorted timeline.
 fn write_timeline(
-    out: Box<dyn Write>,
+    out: &mut dyn Write,
     format: Format,
     catalog: &RuleCatalog,
-    labels: &'static crate::hunt::labels::Labels,
+    labels: &'static Labels,
+    layout: TableLayout,
     sorter: Sorter<Detection>,
 ) -> Result<()> {
-    let mut writer = TimelineWriter::new(out, format, catalog, labels);
-    let result = (|| -> Result<()> {
-        writer.header()?;
-        for d in sorter.finish()? {
-            writer.write(&d?)?;
-        }
-        Ok(writer.finish()?)
-    })();
-    match result {
-        Err(e)
-            if e.downcast_ref::<io::Error>()
-                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
-        {
-            Ok(())
-        }
-        other => other.context("cannot write the timeline"),
+    let mut writer = TimelineWriter::new(out, format, catalog, labels, layout);
+    writer.header()?;
+    for d in sorter.finish()? {
+        writer.write(&d?)?;
     }
+    Ok(writer.finish()?)
 }

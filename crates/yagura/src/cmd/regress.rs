@@ -18,7 +18,7 @@ use crate::hunt::detector::Detector;
 #[derive(Args)]
 #[command(
     after_help = "Exit status: 0 when every test passes, 1 when one fails, \
-                        2 on a usage error (unreadable manifest)."
+                        2 on a usage error (unreadable manifest, no --sigma-root folder)."
 )]
 pub struct TestArgs {
     /// Manifest: JSON lines `{name, rule_id, rule_path, sample, format, match_count}`.
@@ -52,6 +52,9 @@ struct Outcome {
 
 /// Runs the manifest; exit status 1 when a test fails.
 pub fn run(a: TestArgs) -> Result<ExitCode> {
+    if !a.sigma_root.is_dir() {
+        anyhow::bail!("--sigma-root {}: no such folder", a.sigma_root.display());
+    }
     let text = std::fs::read_to_string(&a.manifest)
         .with_context(|| format!("cannot read manifest {}", a.manifest.display()))?;
     let base = a.manifest.parent().unwrap_or(Path::new("."));

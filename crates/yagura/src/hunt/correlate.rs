@@ -8,13 +8,12 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use yagura_sigma::correlation::{Capture, CorrelationAlert, Correlator, CorrelatorStats};
 use yagura_sigma::{Pipeline, RuleId, RuleSet};
 
-use super::detection::Detection;
+use super::detection::{push_field, Detection};
 use super::scan::Origin;
 use super::sorter::Sorter;
 use super::time::format_utc;
@@ -191,14 +190,13 @@ fn alert_detection(
         .get(a.correlation as usize)
         .map(|c| format!("{:?}", c.rule.kind))
         .unwrap_or_default();
-    let mut fields = format!(
-        "correlation={kind} value={} events={} first={}",
-        a.value,
-        a.events,
-        format_utc(a.first_ts_ms)
-    );
+    let mut fields = String::new();
+    push_field(&mut fields, "correlation", &kind);
+    push_field(&mut fields, "value", &a.value.to_string());
+    push_field(&mut fields, "events", &a.events.to_string());
+    push_field(&mut fields, "first", &format_utc(a.first_ts_ms));
     for (k, v) in &a.group {
-        let _ = write!(fields, " {k}={v}");
+        push_field(&mut fields, k, v);
     }
     let computer = a
         .group
@@ -293,7 +291,7 @@ mod tests {
         let groups: Vec<_> = in_memory
             .iter()
             .map(|d| {
-                d.fields
+                crate::hunt::detection::fields_text(&d.fields)
                     .split_whitespace()
                     .last()
                     .unwrap_or_default()

@@ -23,8 +23,37 @@ pub struct Detection {
     pub file: String,
     /// Record number in the file (EVTX record id, JSON line or object number).
     pub record: u64,
-    /// Key fields of the event, `k=v` separated by spaces.
+    /// Key fields of the event, `k=v` pairs separated by [`FIELD_SEP`] (values hold no control
+    /// characters, keys no `=`): [`fields_text`] for the table and CSV, [`fields_pairs`] for
+    /// the JSON object of JSON lines.
     pub fields: String,
+}
+
+/// Separates the `k=v` pairs of [`Detection::fields`] (a control character: values never hold
+/// one, they are replaced by spaces).
+pub const FIELD_SEP: char = '\u{1f}';
+
+/// Appends one `k=v` pair to `fields`; control characters of the value become spaces.
+pub fn push_field(fields: &mut String, key: &str, value: &str) {
+    if !fields.is_empty() {
+        fields.push(FIELD_SEP);
+    }
+    fields.push_str(key);
+    fields.push('=');
+    fields.extend(value.chars().map(|c| if c.is_control() { ' ' } else { c }));
+}
+
+/// `k=v k=v`: the fields as the table and CSV show them.
+pub fn fields_text(fields: &str) -> String {
+    fields.replace(FIELD_SEP, " ")
+}
+
+/// The `(k, v)` pairs of [`Detection::fields`], in order.
+pub fn fields_pairs(fields: &str) -> impl Iterator<Item = (&str, &str)> {
+    fields
+        .split(FIELD_SEP)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
 }
 
 impl Detection {

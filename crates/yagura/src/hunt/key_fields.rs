@@ -1,8 +1,10 @@
-//! A short `k=v` summary of the fields an analyst looks at first.
+//! A short `k=v` summary (pairs separated by `FIELD_SEP`) of the fields an analyst looks at first.
 
 use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 use yagura_event::Record;
+
+use super::detection::FIELD_SEP;
 
 /// Fields shown when present, in this order (Windows names first, then ECS names).
 const KEY_FIELDS: &[&str] = &[
@@ -77,7 +79,7 @@ pub fn summarize(rec: &Record) -> String {
             continue;
         }
         if !out.is_empty() {
-            out.push(' ');
+            out.push(FIELD_SEP);
         }
         out.push_str(name);
         out.push('=');
@@ -125,7 +127,7 @@ mod tests {
         r.push("Image", Kind::Str, r"C:\Windows\System32\whoami.exe");
         r.push("IpAddress", Kind::Str, "-");
         assert_eq!(
-            summarize(&r),
+            super::super::detection::fields_text(&summarize(&r)),
             r"Image=C:\Windows\System32\whoami.exe CommandLine=whoami /all"
         );
     }

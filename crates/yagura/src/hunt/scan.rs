@@ -4,7 +4,7 @@
 
 use crossbeam_channel::{bounded, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use yagura_ingest::{InputFile, Location, RawItem, ReadOptions, TextItem};
+use yagura_ingest::{IngestError, InputFile, Location, RawItem, ReadOptions, TextItem};
 use yagura_normalize::parse::{cloudtrail_records, Outcome, Parser, SourceType};
 use yagura_sigma::correlation::Capture;
 use yagura_sigma::rule::Level;
@@ -60,8 +60,8 @@ pub enum Message {
     /// Values a correlation needs from a matched event, with the event time and where the event
     /// is (so a correlation alert can point at the event that decided it).
     Capture(i64, Capture, Origin),
-    /// An input error (file, record and reason in the text).
-    Error(String),
+    /// An input error (file, record and reason).
+    Error(IngestError),
     /// Events read so far in a file still being read (for the progress display of large files).
     Events(u64),
     /// A file is read.
@@ -198,7 +198,7 @@ fn scan_file(
             }
             RawItem::Doc { loc, doc } => (loc, worker.evaluate(doc)),
             RawItem::Error(e) => {
-                let _ = tx.send(Message::Error(e.to_string()));
+                let _ = tx.send(Message::Error(e));
                 return;
             }
         };
@@ -213,7 +213,11 @@ fn scan_file(
                 }
             }
             Err(e) => {
-                let _ = tx.send(Message::Error(format!("{loc}: {e}")));
+                let _ = tx.send(Message::Error(IngestError::record(
+                    loc.file.clone(),
+                    loc.record,
+                    e.to_string(),
+                )));
             }
         }
     });
@@ -272,7 +276,7 @@ fn scan_text(
             }
         }
         TextItem::Error(e) => {
-            let _ = tx.send(Message::Error(e.to_string()));
+            let _ = tx.send(Message::Error(e));
         }
     });
     events

@@ -32,6 +32,8 @@ pub struct Summary {
     pub never_active: Vec<(String, usize)>,
     /// With `-v`: one line per such rule.
     pub never_active_list: Vec<String>,
+    /// Widest `file:record` table cell of the detections.
+    pub file_record_width: usize,
     by_level: [u64; 5],
     by_rule: HashMap<u32, u64>,
     by_host: HashMap<String, u64>,
@@ -59,6 +61,9 @@ impl Summary {
     /// Counts one detection.
     pub fn count(&mut self, d: &Detection, catalog: &RuleCatalog) {
         self.detections += 1;
+        self.file_record_width = self
+            .file_record_width
+            .max(super::output::file_record_width(d));
         self.by_level[level_index(catalog.get(d.rule).level)] += 1;
         *self.by_rule.entry(d.rule).or_default() += 1;
         match self.by_host.get_mut(d.computer.as_str()) {
@@ -84,7 +89,7 @@ impl Summary {
             write!(
                 out,
                 " {}={}",
-                level.as_str(),
+                l.level(*level),
                 self.by_level[level_index(*level)]
             )?;
         }
@@ -93,7 +98,9 @@ impl Summary {
             writeln!(out, "{} ({}):", l.by_rule, self.by_rule.len())?;
             for (rule, n) in top(&self.by_rule) {
                 let r = catalog.get(*rule);
-                writeln!(out, "  {n:>8}  {:<13} {}", r.level.as_str(), r.title)?;
+                let level = l.level(r.level);
+                let pad = 13usize.saturating_sub(crate::hunt::output::text_width(level));
+                writeln!(out, "  {n:>8}  {level}{:pad$} {}", "", r.title)?;
             }
         }
         if !self.by_host.is_empty() {
@@ -118,8 +125,9 @@ impl Summary {
                 let rest: usize = self.never_active[TOP..].iter().map(|(_, n)| n).sum();
                 writeln!(
                     out,
-                    "  {rest:>8}  ({} more logsources)",
-                    self.never_active.len() - TOP
+                    "  {rest:>8}  ({} {})",
+                    self.never_active.len() - TOP,
+                    l.more_logsources
                 )?;
             }
             for line in &self.never_active_list {
