@@ -7,26 +7,42 @@ use yagura_normalize::parse::write_json;
 
 fn main() {
     let shared = std::env::var("SHARED").unwrap_or_else(|_| "../shared/data".into());
-    let ssh: Vec<String> = std::fs::read_to_string(format!("{shared}/linux-auth/loghub/OpenSSH/OpenSSH_2k.log"))
-        .expect("OpenSSH_2k.log")
-        .lines()
-        .map(|l| format!("<38>{l}"))
-        .collect();
+    let ssh: Vec<String> =
+        std::fs::read_to_string(format!("{shared}/linux-auth/loghub/OpenSSH/OpenSSH_2k.log"))
+            .expect("OpenSSH_2k.log")
+            .lines()
+            .map(|l| format!("<38>{l}"))
+            .collect();
     let mut eve = Vec::new();
-    for e in std::fs::read_dir(format!("{shared}/misc/suricata-eve-verify")).expect("eve dir").flatten() {
+    for e in std::fs::read_dir(format!("{shared}/misc/suricata-eve-verify"))
+        .expect("eve dir")
+        .flatten()
+    {
         if let Ok(t) = std::fs::read_to_string(e.path()) {
             eve.extend(t.lines().filter(|l| l.starts_with('{')).map(str::to_owned));
         }
     }
     let only = std::env::var("ONLY").unwrap_or_default();
-    for (name, lines, json) in [("sshd syslog", &ssh, false), ("Suricata EVE JSON", &eve, true)] {
+    for (name, lines, json) in [
+        ("sshd syslog", &ssh, false),
+        ("Suricata EVE JSON", &eve, true),
+    ] {
         if !only.is_empty() && !name.contains(only.as_str()) {
             continue;
         }
         let mut n = Normalizer::new();
         let mut rec = Record::new();
         let mut out = Vec::new();
-        let a = Arrival { listener: "bench", source_type: "auto", peer: "127.0.0.1:1", host: "", stream: "", offset: 0, received_ms: 1_700_000_000_000, json };
+        let a = Arrival {
+            listener: "bench",
+            source_type: "auto",
+            peer: "127.0.0.1:1",
+            host: "",
+            stream: "",
+            offset: 0,
+            received_ms: 1_700_000_000_000,
+            json,
+        };
         let rounds = 200_000 / lines.len().max(1) + 1;
         let t = Instant::now();
         let mut bytes = 0;
