@@ -544,3 +544,31 @@ fn item8_builtin_rules_doc_counts_the_pack_as_it_is() {
         "stale limit"
     );
 }
+
+// 1 and 7: the README explains the first run (damaged samples, exit 1, compile time) with its
+// first two command lines unchanged; hunt outputs are ignored by git.
+#[test]
+fn item1_item7_readme_explains_the_first_run_and_git_ignores_outputs() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
+    let commands: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("```sh"))
+        .skip(1)
+        .take(2)
+        .collect();
+    assert!(commands[0].starts_with(
+        "cargo run --release -- hunt ../shared/data/evtx --rules ../shared/sigma/rules"
+    ));
+    assert!(commands[1].starts_with("cargo test --workspace"));
+    for phrase in [
+        "deliberately damaged",
+        "exit\nstatus 1",
+        "two minutes",
+        "--no-builtin",
+    ] {
+        assert!(readme.contains(phrase), "README: {phrase}");
+    }
+    let ignore = std::fs::read_to_string(Path::new(root).join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "detections*.jsonl"), "{ignore}");
+}

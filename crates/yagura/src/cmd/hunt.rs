@@ -28,19 +28,21 @@ use crate::hunt::summary::Summary;
 use crate::hunt::time::{parse_bound, Bound};
 
 const AFTER_HELP: &str = "\
-Output: a table when stdout is a terminal; otherwise CSV, or JSON lines when --output ends in
+Output: a table fitted to the terminal width and paged through `less -FRX` when stdout is a
+terminal (--no-pager: not paged); otherwise CSV, or JSON lines when --output ends in
 .jsonl/.ndjson/.json; --format overrides. The summary goes to stderr when the timeline goes to
-stdout, to stdout when the timeline goes to --output.
+stdout (into the pager with the table), to stdout when the timeline goes to --output.
 
 Damaged input (a truncated or corrupt EVTX chunk or record, a malformed JSON line, an unreadable
-archive entry) is reported on stderr with file, record and reason, and skipped; the hunt goes on.
-Rules that fail to load are reported on stderr (file, rule id, reason) and counted; the hunt goes
-on with the others.
+archive entry) is skipped; the hunt goes on. Before the summary, one line per damaged file gives
+its first reason and how many more it has (-v: every error, as met). Rules that fail to load are
+listed there too (file, rule id, reason) and counted; the hunt goes on with the others.
 
 Exit status:
   0  no input errors (whether or not anything was detected)
   1  some input could not be read (the results of everything else are still printed)
-  2  fatal usage error (bad option, missing rules folder, unwritable output)";
+  2  usage error (bad option, missing input path or rules folder, --from after --to, no log
+     files found, unwritable output)";
 
 /// Arguments of `hunt`.
 #[derive(Args)]
