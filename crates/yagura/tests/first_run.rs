@@ -168,6 +168,38 @@ fn item1_input_errors_are_grouped_per_file_and_listed_with_verbose() {
         "{}",
         stderr(&v)
     );
+
+    // The JSON summary lists every error with its full reason.
+    let json_path = dir.path().join("summary.json");
+    let j = hunt_with(
+        &rules,
+        &[
+            "--format",
+            "csv",
+            "--summary-json",
+            json_path.to_str().unwrap(),
+        ],
+        &[&bad],
+        &[],
+    );
+    assert_eq!(j.status.code(), Some(1));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(summary["input_errors"], 3, "{summary}");
+    assert_eq!(summary["damaged_files"], 1, "{summary}");
+    let errors = summary["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3, "{summary}");
+    assert!(errors
+        .iter()
+        .all(|e| e["file"].as_str().unwrap().ends_with("bad-chunks.evtx")));
+    assert!(
+        errors[0]["reason"].as_str().unwrap().contains("chunk"),
+        "{summary}"
+    );
+    assert!(
+        summary["by_level"]["low"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
 }
 
 // 2. The table: fitted to the width, columns in CSV order, rule id shown when there is room,

@@ -99,6 +99,10 @@ pub struct HuntArgs {
     /// Do not page the table through `less -FRX` on a terminal.
     #[arg(long)]
     no_pager: bool,
+    /// Also write the summary as one JSON object to FILE, with every input error (file,
+    /// record, reason), skipped file and rejected rule.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
     /// Detections kept in memory before sorted runs are spilled to temp files.
     #[arg(long, value_name = "N", default_value_t = 100_000, hide = true)]
     sort_buffer: usize,
@@ -129,14 +133,30 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Input errors grouped per file, in the order first met.
+/// Input errors listed in `--summary-json` at most (the count beyond is given).
+const MAX_LISTED_ERRORS: usize = 100_000;
+
+/// Input errors grouped per file, in the order first met; each one too for `--summary-json`.
 #[derive(Default)]
 struct ErrorGroups {
     files: Vec<(String, String, u64)>,
     index: HashMap<String, usize>,
+    /// With `--summary-json`: every error (up to [`MAX_LISTED_ERRORS`]).
+    listed: Option<Vec<IngestError>>,
+    unlisted: u64,
 }
 
 impl ErrorGroups {
+    fn list(&mut self, e: &IngestError) {
+        if let Some(all) = &mut self.listed {
+            if all.len() < MAX_LISTED_ERRORS {
+                all.push(e.clone());
+            } else {
+                self.unlisted += 1;
+            }
+        }
+    }
+
     fn add(&mut self, e: IngestError) {
         match self.index.get(&e.file) {
             Some(&i) => {
@@ -262,9 +282,13 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
             s.reason
         ));
     }
-    let mut errors = ErrorGroups::default();
+    let mut errors = ErrorGroups {
+        listed: a.summary_json.as_ref().map(|_| Vec::new()),
+        ..ErrorGroups::default()
+    };
     let verbose = a.verbose;
     let mut report_error = |e: IngestError, progress: &ProgressBar| {
+        errors.list(&e);
         if verbose {
             progress.suspend(|| eprintln!("{}: {e}", labels.input_error));
         } else {
@@ -347,6 +371,29 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
         }));
     }
     diag.extend(errors.lines(labels));
+    let summary_json = a.summary_json.as_ref().map(|path| {
+        let json = serde_json::json!({
+            "detections": summary.detections,
+            "by_level": summary.by_level_json(),
+            "rules_loaded": summary.rules_loaded,
+            "rules_rejected": set.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "files": summary.files,
+            "skipped": found.skipped.iter().map(|s| serde_json::json!({
+                "path": s.path.display().to_string(),
+                "reason": s.reason,
+            })).collect::<Vec<_>>(),
+            "events": summary.events,
+            "input_errors": summary.errors,
+            "damaged_files": errors.files.len(),
+            "errors": errors.listed.iter().flatten().map(|e| serde_json::json!({
+                "file": e.file,
+                "record": e.record,
+                "reason": e.reason,
+            })).collect::<Vec<_>>(),
+            "errors_not_listed": errors.unlisted,
+        });
+        (path.clone(), json)
+    });
     if a.verbose {
         diag.extend(verbose_lines);
     }
@@ -415,6 +462,12 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
         } else {
             print_summary(&summary, &mut io::stdout().lock(), started.elapsed())?;
         }
+    }
+    if let Some((path, mut json)) = summary_json {
+        json["elapsed_s"] = started.elapsed().as_secs_f64().into();
+        let text = serde_json::to_string_pretty(&json)?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     // The process ends here: freeing the rules, the plan and its automata one allocation at a
     // time took ~60 ms, for memory the OS takes back at once.

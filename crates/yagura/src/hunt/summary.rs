@@ -74,6 +74,16 @@ impl Summary {
         }
     }
 
+    /// Detections per level, English level names (for `--summary-json`).
+    pub fn by_level_json(&self) -> serde_json::Value {
+        let map: serde_json::Map<String, serde_json::Value> = LEVELS
+            .iter()
+            .rev()
+            .map(|l| (l.as_str().to_owned(), self.by_level[level_index(*l)].into()))
+            .collect();
+        map.into()
+    }
+
     /// Prints the summary.
     pub fn print(
         &self,
