@@ -604,3 +604,51 @@ fn item1_item7_readme_explains_the_first_run_and_git_ignores_outputs() {
     let ignore = std::fs::read_to_string(Path::new(root).join(".gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "detections*.jsonl"), "{ignore}");
 }
+
+/// `script` runs `command` on a 40x100 pseudo-terminal, typing `keys` after 3 s; its output.
+fn on_terminal(command: &str, keys: &str) -> Option<String> {
+    let found = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !(found("script") && found("less") && found("stty")) {
+        eprintln!("script, less or stty missing: pager test skipped");
+        return None;
+    }
+    let shell = format!(
+        "(sleep 3; printf '{keys}') | script -qec 'stty rows 40 cols 100; {command}; echo EXIT=$?' /dev/null"
+    );
+    let o = Command::new("sh")
+        .args(["-c", &shell])
+        .env_remove("LANG")
+        .env_remove("LC_ALL")
+        .env_remove("COLUMNS")
+        .env("YAGURA_CACHE_DIR", TEST_CACHE)
+        .output()
+        .expect("sh runs");
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+// 2. On a terminal the table is paged through `less -FRX` (quitting after the first screen
+//    ends the hunt quietly); `--no-pager` writes it all.
+#[test]
+fn item2_table_is_paged_on_a_terminal_and_not_with_no_pager() {
+    let (_r, rules) = rules_dir();
+    let hunt = format!(
+        "{BIN} hunt --no-builtin --rules {rules} {}",
+        shared(MANY).display()
+    );
+    let Some(paged) = on_terminal(&hunt, "q") else {
+        return;
+    };
+    let rows = paged.matches("many-events-application.evtx:").count();
+    assert!(rows > 10 && rows < 40, "one screen: {rows} rows\n{paged}");
+    assert!(paged.contains("EXIT=0"), "{paged}");
+    let Some(all) = on_terminal(&format!("{hunt} --no-pager"), "") else {
+        return;
+    };
+    assert_eq!(all.matches("many-events-application.evtx:").count(), 2216);
+    assert!(all.contains("EXIT=0") && all.contains("Detections: 2216"));
+}
