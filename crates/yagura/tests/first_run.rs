@@ -355,6 +355,18 @@ fn item4_japanese_levels_and_diagnostics_with_english_csv_and_jsonl_keys() {
         serde_json::from_str(stdout(&jsonl).lines().next().unwrap()).unwrap();
     assert_eq!(d["level"], "high");
     assert!(d["rule_title"].is_string() && d["rule_id"].is_string());
+    // A rule cache that cannot be written: a warning in Japanese too.
+    let cache = hunt_with(
+        &rules,
+        &["--lang", "ja", "--format", "csv"],
+        &[&input],
+        &[("YAGURA_CACHE_DIR", "/dev/null/cache")],
+    );
+    assert!(
+        stderr(&cache).contains("警告: ルールキャッシュ /dev/null/cache/"),
+        "{}",
+        stderr(&cache)
+    );
 }
 
 /// Exit status 2 and exactly one line on stderr, containing `what`.

@@ -258,7 +258,7 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
     // them), so that the first screen is the timeline; `-v` prints input errors as they come.
     let mut diag: Vec<String> = Vec::new();
     let cache = if a.no_rule_cache { None } else { cache_dir() };
-    let set = load_rules(!a.no_builtin, &a.rules, &opts, cache.as_deref());
+    let set = load_rules(!a.no_builtin, &a.rules, &opts, cache.as_deref(), labels);
     for e in &set.errors {
         diag.push(format!("{}: {e}", labels.rule_rejected));
     }
@@ -333,12 +333,12 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
             }
             Message::Events(n) => {
                 live_events += n;
-                progress.set_message(format!("{live_events} events"));
+                progress.set_message(format!("{live_events} {}", labels.progress_events));
             }
             Message::FileDone { events, bytes } => {
                 summary.events += events;
                 live_events = live_events.max(summary.events);
-                progress.set_message(format!("{live_events} events"));
+                progress.set_message(format!("{live_events} {}", labels.progress_events));
                 progress.inc(bytes);
             }
         },

@@ -82,6 +82,10 @@ pub struct Labels {
     pub no_rules: &'static str,
     /// No log file in the inputs.
     pub no_files: &'static str,
+    /// After the event count of the progress bar.
+    pub progress_events: &'static str,
+    /// The rule cache could not be written (file, reason).
+    pub cache_not_written: fn(&str, &str) -> String,
     /// Prefix of a fatal error.
     pub error: &'static str,
     /// An input path that does not exist.
@@ -173,6 +177,8 @@ static EN: Labels = Labels {
     rule_rejected: "rule rejected",
     no_rules: "warning: no detection rules loaded (use --rules DIR)",
     no_files: "no log files found in the inputs",
+    progress_events: "events",
+    cache_not_written: |file, e| format!("warning: cannot write the rule cache {file}: {e}"),
     error: "error",
     missing_input: "no such file or folder",
     from_after_to: "--from is after --to",
@@ -232,6 +238,8 @@ static JA: Labels = Labels {
     rule_rejected: "拒否されたルール",
     no_rules: "警告: 検知ルールが読み込まれていません(--rules DIR で指定)",
     no_files: "入力にログファイルが見つかりません",
+    progress_events: "イベント",
+    cache_not_written: |file, e| format!("警告: ルールキャッシュ {file} を書き込めません: {e}"),
     error: "エラー",
     missing_input: "そのようなファイルもフォルダもありません",
     from_after_to: "--from が --to より後です",

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use yagura_sigma::{LoadOptions, RuleCache, RuleSet};
 
 use super::builtin::BUILTIN_RULES;
+use super::labels::Labels;
 
 /// Loads the rules; rejections stay in `set.errors` for the caller to report. With `cache_dir`,
-/// the YAML of the `--rules` files comes from (and goes to) the cache there.
+/// the YAML of the `--rules` files comes from (and goes to) the cache there; a cache that
+/// cannot be written is reported on stderr in the words of `labels`.
 pub fn load_rules(
     builtin: bool,
     folders: &[PathBuf],
     opts: &LoadOptions,
     cache_dir: Option<&Path>,
+    labels: &Labels,
 ) -> RuleSet {
     let mut set = RuleSet::new();
     if builtin {
@@ -31,8 +34,8 @@ pub fn load_rules(
     if let (Some(cache), Some(file)) = (&opts.cache, &cache_file) {
         if let Err(e) = cache.save(file) {
             eprintln!(
-                "warning: cannot write the rule cache {}: {e}",
-                file.display()
+                "{}",
+                (labels.cache_not_written)(&file.display().to_string(), &e.to_string())
             );
         }
     }
