@@ -149,4 +149,4 @@ echo
 ratio() { awk -v h="$1" -v f="$FLOOR_WALL" 'BEGIN { if (f > 0) printf "%.2f", h / f; else print "-" }'; }
 echo "events: $EVENTS (expected $EXPECTED)   ratio hunt/floor: $(ratio "$COLD_WALL")x cold, $(ratio "$HUNT_WALL")x with the rule cache"
 echo "start-up (empty input, every rule folder): ${START_COLD} s without the rule cache, ${START_WARM} s with it"
-echo "input errors reported by yagura: $(grep -c '^input error' "$WORK/hunt.err" || true) (the corpus holds deliberately damaged samples)"
+echo "input errors reported by yagura: $(grep -ho 'Input errors: [0-9]*' "$WORK/hunt.err" "$WORK"/*.out 2>/dev/null | tail -1 | tr -dc '0-9') (the corpus holds deliberately damaged samples)"
