@@ -31,7 +31,8 @@ const AFTER_HELP: &str = "\
 Output: a table fitted to the terminal width and paged through `less -FRX` when stdout is a
 terminal (--no-pager: not paged); otherwise CSV, or JSON lines when --output ends in
 .jsonl/.ndjson/.json; --format overrides. The summary goes to stderr when the timeline goes to
-stdout (into the pager with the table), to stdout when the timeline goes to --output.
+stdout (after the pager quits, when the table is paged), to stdout when the timeline goes to
+--output.
 
 Damaged input (a truncated or corrupt EVTX chunk or record, a malformed JSON line, an unreadable
 archive entry) is skipped; the hunt goes on. Before the summary, one line per damaged file gives
@@ -426,21 +427,12 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
         summary.print(out, labels, &catalog, took)
     };
     if let Some(mut pager) = pager {
-        // The summary goes into the pager too when it would go to the same terminal.
-        // The time the user spends reading is not the hunt's.
-        let with_summary = io::stderr().is_terminal();
+        // The summary is printed once the pager has quit, so that a user who quits at the
+        // first screen still sees it. The time the user spends reading is not the hunt's.
         let took = started.elapsed();
-        let result = (|| -> Result<()> {
-            write_timeline(&mut pager.input, format, &catalog, labels, layout, sorter)?;
-            if with_summary {
-                print_summary(&summary, &mut pager.input, took)?;
-            }
-            Ok(())
-        })();
+        let result = write_timeline(&mut pager.input, format, &catalog, labels, layout, sorter);
         pager.wait();
-        if !with_summary {
-            print_summary(&summary, &mut io::stderr().lock(), took)?;
-        }
+        print_summary(&summary, &mut io::stderr().lock(), took)?;
         // Quitting the pager early closes its input: not an error.
         if let Err(e) = result {
             if !is_broken_pipe(&e) {
