@@ -243,7 +243,7 @@ impl Normalizer {
         if matches!(outcome, Outcome::Event { .. }) {
             if let Some(Value::Object(fields)) = env.get("fields") {
                 for (k, v) in fields {
-                    push_scalar(rec, &format!("labels.{k}"), v);
+                    push_under(rec, "labels.", k, v);
                 }
             }
             for (k, ecs) in [
@@ -283,23 +283,14 @@ impl Normalizer {
     }
 }
 
-fn push_scalar(rec: &mut Record, key: &str, v: &Value) {
-    match v {
-        Value::String(s) => rec.push(key, Kind::Str, s),
-        Value::Number(n) => rec.push_fmt(key, Kind::Num, format_args!("{n}")),
-        Value::Bool(b) => rec.push(key, Kind::Bool, if *b { "true" } else { "false" }),
-        Value::Null => rec.push(key, Kind::Null, ""),
-        Value::Array(items) => {
-            for i in items {
-                push_scalar(rec, key, i);
-            }
-        }
-        Value::Object(o) => {
-            for (k, v) in o {
-                push_scalar(rec, &format!("{key}.{k}"), v);
-            }
-        }
-    }
+/// Flattens `v` under the name `prefix` + `key` (objects as dotted names, arrays repeated), in
+/// the crate's reusable key buffer.
+fn push_under(rec: &mut Record, prefix: &str, key: &str, v: &Value) {
+    crate::value::with_key_buffer(|path| {
+        path.push_str(prefix);
+        path.push_str(key);
+        crate::value::push_dotted(rec, path, v);
+    });
 }
 
 /// An OTLP log record (the document shape `yagura-collect` stores) to ECS: `message` (the
@@ -337,7 +328,7 @@ pub fn otlp(data: &str, received_ms: i64, rec: &mut Record) -> Outcome {
         Some(Value::Null) | None => {}
         Some(other) => {
             rec.push("message", Kind::Str, &other.to_string());
-            push_scalar(rec, "otel.body", other);
+            push_under(rec, "otel.body", "", other);
         }
     }
     if let Some(Value::String(s)) = doc.get("severityText") {
@@ -353,17 +344,17 @@ pub fn otlp(data: &str, received_ms: i64, rec: &mut Record) -> Outcome {
     }
     if let Some(Value::Object(res)) = doc.get("resource") {
         for (k, v) in res {
-            push_scalar(rec, k, v);
+            push_under(rec, "", k, v);
         }
     }
     if let Some(Value::Object(attrs)) = doc.get("attributes") {
         for (k, v) in attrs {
-            push_scalar(rec, &format!("attributes.{k}"), v);
+            push_under(rec, "attributes.", k, v);
         }
     }
     if let Some(Value::Object(scope)) = doc.get("scope") {
         for (k, v) in scope {
-            push_scalar(rec, &format!("otel.scope.{k}"), v);
+            push_under(rec, "otel.scope.", k, v);
         }
     }
     Outcome::Event {
