@@ -174,6 +174,37 @@ fn too_large(max: usize) -> Response {
     )
 }
 
+/// What every ingesting handler starts with: the body (gunzipped, within the limit), who sent
+/// it, their counters, and the arrival time.
+struct Request {
+    body: Vec<u8>,
+    source: String,
+    stats: Arc<SourceStats>,
+    peer: String,
+    now: i64,
+}
+
+impl Request {
+    fn new(
+        st: &HttpState,
+        listener: &str,
+        peer: &SocketAddr,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<Self, Box<Response>> {
+        let body = body_bytes(headers, body, st.opts.max_body_bytes)?;
+        let source = source_of(peer);
+        let stats = st.intake.metrics.source(listener, &source);
+        Ok(Self {
+            body,
+            source,
+            stats,
+            peer: peer.to_string(),
+            now: now_ms(),
+        })
+    }
+}
+
 fn source_of(peer: &SocketAddr) -> String {
     peer.ip().to_string()
 }
@@ -200,19 +231,22 @@ async fn ingest_ndjson(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
-        Ok(b) => b,
+    let req = match Request::new(&st, "http", &peer, &headers, &body) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
-    let source = source_of(&peer);
-    let stats = st.intake.metrics.source("http", &source);
-    let peer_text = peer.to_string();
+    let Request {
+        body,
+        source,
+        stats,
+        peer: peer_text,
+        now,
+    } = req;
     let source_type = q
         .source_type
         .as_deref()
         .unwrap_or(&st.opts.source_types.ndjson);
     let host = q.host.as_deref().unwrap_or("");
-    let now = now_ms();
     let mut batch = Batch::new();
     let mut letters = Vec::new();
     let mut rejected = Vec::new();
@@ -403,15 +437,18 @@ async fn hec_event(
     if let Err(r) = hec_auth(&st, &headers, &uri) {
         return *r;
     }
-    let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
-        Ok(b) => b,
+    let req = match Request::new(&st, "hec", &peer, &headers, &body) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
-    let source = source_of(&peer);
-    let stats = st.intake.metrics.source("hec", &source);
-    let peer_text = peer.to_string();
+    let Request {
+        body,
+        source,
+        stats,
+        peer: peer_text,
+        now,
+    } = req;
     let channel = hec_channel(&headers, &uri);
-    let now = now_ms();
     let mut batch = Batch::new();
     let mut bytes = 0u64;
     let mut invalid: Option<(usize, &str, u32)> = None;
@@ -531,19 +568,22 @@ async fn hec_raw(
     if let Err(r) = hec_auth(&st, &headers, &uri) {
         return *r;
     }
-    let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
-        Ok(b) => b,
+    let req = match Request::new(&st, "hec", &peer, &headers, &body) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
-    let source = source_of(&peer);
-    let stats = st.intake.metrics.source("hec", &source);
-    let peer_text = peer.to_string();
+    let Request {
+        body,
+        source,
+        stats,
+        peer: peer_text,
+        now,
+    } = req;
     let channel = hec_channel(&headers, &uri);
     let source_type = match (&q.sourcetype, st.opts.source_types.hec.as_str()) {
         (Some(s), "auto") => s.as_str(),
         (_, configured) => configured,
     };
-    let now = now_ms();
     let mut batch = Batch::new();
     let mut letters = Vec::new();
     let mut bytes = 0u64;
@@ -736,14 +776,17 @@ async fn bulk(
     body: Bytes,
 ) -> Response {
     let started = std::time::Instant::now();
-    let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
-        Ok(b) => b,
+    let req = match Request::new(&st, "bulk", &peer, &headers, &body) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
-    let source = source_of(&peer);
-    let stats = st.intake.metrics.source("bulk", &source);
-    let peer_text = peer.to_string();
-    let now = now_ms();
+    let Request {
+        body,
+        source,
+        stats,
+        peer: peer_text,
+        now,
+    } = req;
     let mut batch = Batch::new();
     let mut letters = Vec::new();
     let mut items = Vec::new();
@@ -860,16 +903,21 @@ async fn otlp_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match body_bytes(&headers, &body, st.opts.max_body_bytes) {
-        Ok(b) => b,
+    let req = match Request::new(&st, "otlp", &peer, &headers, &body) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
+    let Request {
+        body,
+        source,
+        stats,
+        peer: peer_text,
+        now,
+    } = req;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let source = source_of(&peer);
-    let stats = st.intake.metrics.source("otlp", &source);
     let records = if is_json {
         crate::otlp::records_from_json(&body)
     } else {
@@ -885,8 +933,6 @@ async fn otlp_logs(
             return otlp_reply(is_json, StatusCode::BAD_REQUEST, Some(&reason));
         }
     };
-    let peer_text = peer.to_string();
-    let now = now_ms();
     let mut batch = Batch::new();
     let mut bytes = 0u64;
     for (host, doc) in &records {
