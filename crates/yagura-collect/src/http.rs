@@ -203,6 +203,21 @@ impl Request {
             now: now_ms(),
         })
     }
+
+    /// [`Request::new`] for HEC: the token is checked first; also returns the ack channel.
+    fn hec(
+        st: &HttpState,
+        peer: &SocketAddr,
+        headers: &HeaderMap,
+        uri: &Uri,
+        body: &Bytes,
+    ) -> Result<(Self, Option<String>), Box<Response>> {
+        hec_auth(st, headers, uri)?;
+        Ok((
+            Self::new(st, "hec", peer, headers, body)?,
+            hec_channel(headers, uri),
+        ))
+    }
 }
 
 fn source_of(peer: &SocketAddr) -> String {
@@ -434,10 +449,7 @@ async fn hec_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = hec_auth(&st, &headers, &uri) {
-        return *r;
-    }
-    let req = match Request::new(&st, "hec", &peer, &headers, &body) {
+    let (req, channel) = match Request::hec(&st, &peer, &headers, &uri, &body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -448,7 +460,6 @@ async fn hec_event(
         peer: peer_text,
         now,
     } = req;
-    let channel = hec_channel(&headers, &uri);
     let mut batch = Batch::new();
     let mut bytes = 0u64;
     let mut invalid: Option<(usize, &str, u32)> = None;
@@ -565,10 +576,7 @@ async fn hec_raw(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = hec_auth(&st, &headers, &uri) {
-        return *r;
-    }
-    let req = match Request::new(&st, "hec", &peer, &headers, &body) {
+    let (req, channel) = match Request::hec(&st, &peer, &headers, &uri, &body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
@@ -579,7 +587,6 @@ async fn hec_raw(
         peer: peer_text,
         now,
     } = req;
-    let channel = hec_channel(&headers, &uri);
     let source_type = match (&q.sourcetype, st.opts.source_types.hec.as_str()) {
         (Some(s), "auto") => s.as_str(),
         (_, configured) => configured,
