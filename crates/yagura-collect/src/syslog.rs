@@ -33,6 +33,23 @@ pub struct Route {
     pub source_type: Arc<str>,
 }
 
+impl Route {
+    /// The envelope of a message from `peer` received at `now`.
+    fn envelope<'a>(&'a self, peer: &'a str, now: i64) -> Envelope<'a> {
+        Envelope {
+            received_ms: now,
+            listener: &self.listener,
+            source_type: &self.source_type,
+            peer,
+            host: "",
+            stream: "",
+            offset: 0,
+            file_id: 0,
+            format: Format::Text,
+        }
+    }
+}
+
 /// Serves syslog over UDP on `socket` until the task is dropped.
 pub async fn serve_udp(socket: UdpSocket, route: Route, intake: Arc<Intake>) {
     let mut buf = vec![0u8; 65_536];
@@ -67,20 +84,7 @@ pub async fn serve_udp(socket: UdpSocket, route: Route, intake: Arc<Intake>) {
                     peer_text.clear();
                     use std::fmt::Write as _;
                     let _ = write!(peer_text, "{peer}");
-                    batch.push(
-                        &Envelope {
-                            received_ms: now,
-                            listener: &route.listener,
-                            source_type: &route.source_type,
-                            peer: &peer_text,
-                            host: "",
-                            stream: "",
-                            offset: 0,
-                            file_id: 0,
-                            format: Format::Text,
-                        },
-                        data,
-                    );
+                    batch.push(&route.envelope(&peer_text, now), data);
                     stats.accepted(1, data.len() as u64, now);
                     bytes += data.len() as u64;
                     count += 1;
@@ -199,20 +203,7 @@ pub async fn read_stream<S: AsyncRead + Unpin>(
             Frame::Record(r) => match check_text(r, usize::MAX) {
                 Ok(_) => {
                     bytes += r.len() as u64;
-                    batch.push(
-                        &Envelope {
-                            received_ms: now,
-                            listener: &route.listener,
-                            source_type: &route.source_type,
-                            peer: &peer_text,
-                            host: "",
-                            stream: "",
-                            offset: 0,
-                            file_id: 0,
-                            format: Format::Text,
-                        },
-                        r,
-                    );
+                    batch.push(&route.envelope(&peer_text, now), r);
                 }
                 Err(reason) => letters.push(DeadLetter::new(&route.listener, &source, reason, r)),
             },
