@@ -47,7 +47,7 @@ pub use evtx_json::stream_evtx_json;
 pub use evtx_json::{flatten_evtx_json, flatten_evtx_json_bytes};
 pub use meta::EventMeta;
 pub use shape::{detect_shape, Shape};
-pub use time::parse_timestamp;
+pub use time::{parse_timestamp, Rfc3339};
 pub use windows::flatten_windows;
 
 use serde_json::Value;

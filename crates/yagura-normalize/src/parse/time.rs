@@ -1,54 +1,10 @@
 //! Timestamps of text logs: month names, civil dates, RFC 3339 output.
 
-use std::fmt;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month, day) of a day number since 1970-01-01.
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub(crate) use crate::time::{civil_from_days, days_from_civil, Rfc3339};
 
 /// Year of a Unix-milliseconds instant.
 pub(crate) fn year_of(ms: i64) -> i64 {
     civil_from_days(ms.div_euclid(86_400_000)).0
-}
-
-/// Formats Unix milliseconds as `2024-01-02T03:04:05.678Z`.
-#[derive(Clone, Copy)]
-pub(crate) struct Rfc3339(pub i64);
-
-impl fmt::Display for Rfc3339 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(86_400_000);
-        let rem = self.0.rem_euclid(86_400_000);
-        let (y, m, d) = civil_from_days(days);
-        let (h, mi, s, ms) = (
-            rem / 3_600_000,
-            rem / 60_000 % 60,
-            rem / 1000 % 60,
-            rem % 1000,
-        );
-        write!(f, "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
-    }
 }
 
 /// `Jan`..`Dec` (any case) as 1..=12.
