@@ -190,6 +190,10 @@ pub trait WalCursor: Send {
     /// Appends up to `max` records to `out`; returns how many. Zero means nothing durable is
     /// left for now.
     fn read(&mut self, max: usize, out: &mut Records) -> Result<usize, WalError>;
+    /// Records skipped so far because their segment was damaged (each is logged).
+    fn skipped(&self) -> u64 {
+        0
+    }
 }
 
 struct Request {
@@ -482,6 +486,7 @@ impl Wal for FileWal {
             shared: self.shared.clone(),
             next: from.max(1),
             file: None,
+            skipped: 0,
         }))
     }
 
@@ -683,6 +688,35 @@ struct FileCursor {
     shared: Arc<Shared>,
     next: u64,
     file: Option<(BufReader<File>, u64)>,
+    /// Records skipped because their segment was damaged.
+    skipped: u64,
+}
+
+/// Reads one frame into `out` and checks it: length, checksum, and that its number is `expect`.
+fn read_frame(r: &mut BufReader<File>, expect: u64, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut header = [0u8; HEADER];
+    r.read_exact(&mut header)
+        .map_err(|e| format!("frame header: {e}"))?;
+    let plen = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let seq = u64::from_le_bytes(header[8..16].try_into().unwrap_or([0; 8]));
+    if plen > MAX_FRAME {
+        return Err(format!("frame length {plen} is not plausible"));
+    }
+    let start = out.len();
+    out.resize(start + plen as usize, 0);
+    r.read_exact(&mut out[start..])
+        .map_err(|e| format!("frame of {plen} bytes: {e}"))?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(&header[8..16]);
+    h.update(&out[start..]);
+    if h.finalize() != crc {
+        return Err("checksum mismatch".into());
+    }
+    if seq != expect {
+        return Err(format!("sequence {seq} where {expect} was expected"));
+    }
+    Ok(())
 }
 
 impl FileCursor {
@@ -708,11 +742,33 @@ impl FileCursor {
         let file = File::open(&path).map_err(io_err(&path))?;
         let mut r = BufReader::with_capacity(256 << 10, file);
         let mut seq = first;
-        let mut header = [0u8; HEADER];
+        let mut scratch = Vec::new();
         while seq < self.next {
-            r.read_exact(&mut header).map_err(io_err(&path))?;
-            let plen = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-            r.seek_relative(plen as i64).map_err(io_err(&path))?;
+            scratch.clear();
+            if let Err(reason) = read_frame(&mut r, seq, &mut scratch) {
+                // Damage before the position: go on with the next segment, if any.
+                let later = {
+                    let segs = self.shared.segments.lock().map_err(|_| WalError::Closed)?;
+                    segs.iter().copied().find(|&f| f > first)
+                };
+                return match later {
+                    Some(f) => {
+                        tracing::error!(
+                            "write-ahead log {}: segment {first}: record {seq}: {reason}; records {}..{} are skipped",
+                            self.shared.dir.display(),
+                            self.next,
+                            f - 1
+                        );
+                        self.skipped += f.saturating_sub(self.next);
+                        self.next = f;
+                        self.open()
+                    }
+                    None => Err(WalError::Io {
+                        path,
+                        source: io::Error::new(io::ErrorKind::InvalidData, reason),
+                    }),
+                };
+            }
             seq += 1;
         }
         self.file = Some((r, first));
@@ -721,6 +777,10 @@ impl FileCursor {
 }
 
 impl WalCursor for FileCursor {
+    fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
     fn read(&mut self, max: usize, out: &mut Records) -> Result<usize, WalError> {
         let durable = *self.shared.durable.borrow();
         let mut n = 0;
@@ -753,29 +813,40 @@ impl WalCursor for FileCursor {
             let Some((r, _)) = self.file.as_mut() else {
                 break;
             };
-            let mut header = [0u8; HEADER];
-            r.read_exact(&mut header).map_err(|e| WalError::Io {
-                path: self.shared.dir.clone(),
-                source: e,
-            })?;
-            let plen = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            let seq = u64::from_le_bytes(header[8..16].try_into().unwrap_or([0; 8]));
             let start = out.data.len();
-            out.data.resize(start + plen, 0);
-            r.read_exact(&mut out.data[start..])
-                .map_err(|e| WalError::Io {
-                    path: self.shared.dir.clone(),
-                    source: e,
-                })?;
-            if seq != self.next {
-                return Err(WalError::Io {
-                    path: self.shared.dir.clone(),
-                    source: io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("sequence {seq} where {} was expected", self.next),
-                    ),
-                });
+            match read_frame(r, self.next, &mut out.data) {
+                Ok(()) => {}
+                Err(reason) => {
+                    out.data.truncate(start);
+                    // A damaged frame (found here, or at open, which reads every segment)
+                    // hides where the next frame starts: the rest of its segment is skipped,
+                    // and reading goes on with the next segment.
+                    match nf {
+                        Some(f) => {
+                            tracing::error!(
+                                "write-ahead log {}: segment {}: record {}: {reason}; records {}..{} are skipped",
+                                self.shared.dir.display(),
+                                self.file.as_ref().map_or(0, |x| x.1),
+                                self.next,
+                                self.next,
+                                f - 1
+                            );
+                            self.skipped += f - self.next;
+                            self.next = f;
+                            self.file = None;
+                            continue;
+                        }
+                        None => {
+                            return Err(WalError::Io {
+                                path: self.shared.dir.clone(),
+                                source: io::Error::new(io::ErrorKind::InvalidData, reason),
+                            })
+                        }
+                    }
+                }
             }
+            let seq = self.next;
+            let plen = out.data.len() - start;
             out.items.push((seq, start, start + plen));
             self.next += 1;
             n += 1;
@@ -952,5 +1023,44 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_damaged_middle_segment_is_skipped_and_reading_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = WalOptions {
+            segment_bytes: 1_000,
+            ..Default::default()
+        };
+        {
+            let (wal, _) = FileWal::open(dir.path(), opts.clone(), &mut |_, _| {}).unwrap();
+            for k in 0..6 {
+                wal.try_append(batch(20, &format!("b{k}")))
+                    .unwrap()
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        let segs = list_segments(dir.path()).unwrap();
+        assert!(segs.len() >= 3, "{segs:?}");
+        // Flip a byte in the middle of the first segment.
+        let first = segment_path(dir.path(), segs[0]);
+        let mut bytes = fs::read(&first).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        fs::write(&first, &bytes).unwrap();
+        let (wal, rec) = FileWal::open(dir.path(), opts, &mut |_, _| {}).unwrap();
+        assert_eq!(rec.damaged.len(), 1, "{:?}", rec.damaged);
+        let all = read_all(&wal, 1);
+        // Everything from the second segment on is read; the first segment up to the damage.
+        let second = segs[1];
+        assert!(all.iter().any(|(s, _)| *s == second));
+        assert_eq!(all.last().unwrap().0, 120);
+        assert!(all.len() < 120 && all.len() as u64 > 120 - second);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+        // A cursor that starts inside the damaged part also goes on with the next segment.
+        let from_mid = read_all(&wal, second - 1);
+        assert_eq!(from_mid.first().unwrap().0, second);
     }
 }

@@ -28,6 +28,8 @@ pub struct IndexerStats {
     pub damaged: AtomicU64,
     /// Sequence number of the last stored event.
     pub last_seq: AtomicU64,
+    /// Log records skipped because their segment was damaged.
+    pub wal_skipped: AtomicU64,
 }
 
 /// One normalizing thread's state and output for a batch.
@@ -278,6 +280,9 @@ impl<S: EventStore> Indexer<S> {
         let mut records = Records::default();
         loop {
             let n = self.step(cursor.as_mut(), &mut records)?;
+            self.stats
+                .wal_skipped
+                .store(cursor.skipped(), Ordering::Relaxed);
             if n == 0 {
                 if stop.load(Ordering::SeqCst) {
                     return Ok(());

@@ -191,6 +191,12 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                         "Log sequence number of the last stored event",
                         s.last_seq.load(Ordering::Relaxed) as f64,
                     ),
+                    (
+                        "yagura_store_damaged_total",
+                        "Log records lost to damage (undecodable, or in a damaged segment)",
+                        (s.damaged.load(Ordering::Relaxed) + s.wal_skipped.load(Ordering::Relaxed))
+                            as f64,
+                    ),
                 ]
             })
         };
