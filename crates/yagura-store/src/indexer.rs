@@ -8,7 +8,7 @@
 use crate::{EventStore, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use yagura_collect::raw::{decode, Format};
 use yagura_collect::wal::{Records, Wal};
 use yagura_event::Record;
@@ -146,7 +146,13 @@ pub struct Indexer<S: EventStore> {
     /// Records read from the log per commit.
     pub batch: usize,
     metrics: Option<Arc<yagura_collect::metrics::Metrics>>,
+    /// The last log record processed (stored, or nothing to store).
+    processed: u64,
+    last_sync: Instant,
 }
+
+/// How often the store is synced (and the log released behind it) while records keep coming.
+const SYNC_EVERY: Duration = Duration::from_millis(500);
 
 /// Batches smaller than this are normalized on the indexer's own thread.
 const PARALLEL_FROM: usize = 1024;
@@ -156,9 +162,8 @@ impl<S: EventStore> Indexer<S> {
     pub fn new(wal: Arc<dyn Wal>, store: S) -> Self {
         let stats = Arc::new(IndexerStats::default());
         stats.last_seq.store(store.last_seq(), Ordering::Relaxed);
-        // Everything the store holds is done with in the log.
-        wal.release(store.last_seq());
         let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let store_last = store.last_seq();
         Self {
             wal,
             store,
@@ -167,6 +172,9 @@ impl<S: EventStore> Indexer<S> {
             stats,
             batch: 8192,
             metrics: None,
+            // Everything the store holds is done with in the log, once synced (`run` starts so).
+            processed: store_last,
+            last_sync: Instant::now(),
         }
     }
 
@@ -270,12 +278,25 @@ impl<S: EventStore> Indexer<S> {
                 }
             }
         }
-        self.wal.release(last);
+        self.processed = last;
+        if self.last_sync.elapsed() >= SYNC_EVERY {
+            self.sync()?;
+        }
         Ok(n)
+    }
+
+    /// Syncs the store, then releases the log up to what was processed before the sync.
+    fn sync(&mut self) -> Result<(), StoreError> {
+        let processed = self.processed;
+        self.store.sync()?;
+        self.last_sync = Instant::now();
+        self.wal.release(processed);
+        Ok(())
     }
 
     /// Runs until `stop` is set and the log is drained.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
+        self.sync()?;
         let mut cursor = self.wal.cursor(self.store.last_seq() + 1)?;
         let mut records = Records::default();
         loop {
@@ -284,6 +305,10 @@ impl<S: EventStore> Indexer<S> {
                 .wal_skipped
                 .store(cursor.skipped(), Ordering::Relaxed);
             if n == 0 {
+                if self.wal.lag() > 0 {
+                    // Idle: make what was stored durable and free the log behind it.
+                    self.sync()?;
+                }
                 if stop.load(Ordering::SeqCst) {
                     return Ok(());
                 }

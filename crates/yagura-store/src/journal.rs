@@ -158,6 +158,15 @@ impl EventStore for Journal {
         Ok(())
     }
 
+    fn sync(&mut self) -> Result<u64, StoreError> {
+        self.file.sync_data().map_err(io(&self.path))?;
+        // A new segment's directory entry must be durable too.
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(self.last_seq)
+    }
+
     fn last_seq(&self) -> u64 {
         self.last_seq
     }

@@ -41,8 +41,13 @@ pub trait EventStore: Send {
     /// Appends one event (`doc`: a JSON object with dotted ECS keys) with its log sequence
     /// number. Not durable until [`EventStore::commit`].
     fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError>;
-    /// Makes every appended event durable.
+    /// Writes every appended event (readable, and kept if the process dies; kept across a
+    /// power loss only once [`EventStore::sync`] has returned, or when the store syncs on commit).
     fn commit(&mut self) -> Result<(), StoreError>;
+    /// Makes every committed event durable on disk; returns the last durable sequence number.
+    /// The indexer releases the log only up to it, so a power loss cannot take events that
+    /// the log no longer holds.
+    fn sync(&mut self) -> Result<u64, StoreError>;
     /// The sequence number of the last durable event (0 when empty); the log is read from the
     /// next one.
     fn last_seq(&self) -> u64;
