@@ -4,12 +4,14 @@
 # peak RSS; rsyslog receiving the same TCP stream into a file in the same run, side by side;
 # then RSS sampled while HTTP is offered twice the sustained rate (10 minutes; --quick: 20 s).
 #
-# Usage: bash bench/ingest.sh [--quick]
+# Usage: bash bench/ingest.sh [--quick]   (YAGURA_BENCH_EVENTS, YAGURA_BENCH_OVERLOAD_SECS override)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
 EVENTS=2000000; OVER_SECS=600
 [ $QUICK = 1 ] && { EVENTS=200000; OVER_SECS=20; }
+# EVENTS=… OVER_SECS=… override both (e.g. full rates with a short overload run).
+EVENTS=${YAGURA_BENCH_EVENTS:-$EVENTS}; OVER_SECS=${YAGURA_BENCH_OVERLOAD_SECS:-$OVER_SECS}
 export SHARED="${SHARED:-../shared/data}"
 cargo build --release -q -p yagura
 Y=target/release/yagura
