@@ -658,6 +658,11 @@ fn item2_table_is_paged_on_a_terminal_and_not_with_no_pager() {
     let rows = paged.matches("many-events-application.evtx:").count();
     assert!(rows > 10 && rows < 40, "one screen: {rows} rows\n{paged}");
     assert!(paged.contains("EXIT=0"), "{paged}");
+    // Quitting at the first screen still shows the summary (it follows the pager).
+    assert!(
+        paged.contains("Detections: 2216"),
+        "summary after q:\n{paged}"
+    );
     let Some(all) = on_terminal(&format!("{hunt} --no-pager"), "") else {
         return;
     };
