@@ -664,6 +664,7 @@ fn rsyslog_forwarding_plain_and_tls() {
             .unwrap();
         let evs = run_shipper(child, &srv, tag, n);
         assert_exactly_once(&evs, tag, 0..n);
+        assert_messages(&evs, tag, sent_lines(tag, n));
         assert!(
             evs.iter().all(|e| e["event.outcome"] == "failure"),
             "{}",
