@@ -405,16 +405,19 @@ impl InputFile {
         });
     }
 
+    /// Opens the file; the error names it as `display`.
+    fn open(&self, display: &str) -> Result<File, IngestError> {
+        File::open(&self.path)
+            .map_err(|e| IngestError::file(display, format!("cannot open: {}", error_chain(&e))))
+    }
+
     /// Reads a text log ([`InputKind::is_text`]) line by line, in file order. For other kinds,
     /// one error saying so.
     pub fn read_text(&self, on_item: &mut dyn FnMut(TextItem<'_>)) {
         let display = self.display();
-        let file = match File::open(&self.path) {
+        let file = match self.open(&display) {
             Ok(f) => f,
-            Err(e) => {
-                let reason = format!("cannot open: {}", error_chain(&e));
-                return on_item(TextItem::Error(IngestError::file(display, reason)));
-            }
+            Err(e) => return on_item(TextItem::Error(e)),
         };
         match self.kind {
             InputKind::Text => read_lines(&display, BufReader::new(file), on_item),
@@ -435,12 +438,9 @@ impl InputFile {
 
     fn read_items(&self, opts: &ReadOptions, raw_json: bool, on_item: &mut dyn FnMut(RawItem<'_>)) {
         let display = self.display();
-        let file = match File::open(&self.path) {
+        let file = match self.open(&display) {
             Ok(f) => f,
-            Err(e) => {
-                let reason = format!("cannot open: {}", error_chain(&e));
-                return on_item(RawItem::Error(IngestError::file(display, reason)));
-            }
+            Err(e) => return on_item(RawItem::Error(e)),
         };
         match self.kind {
             InputKind::Evtx => match file.metadata() {
