@@ -482,14 +482,7 @@ impl Parser {
             return Some(event(SourceType::Iptables, true, received_ms));
         }
         if let Some(h) = syslog::parse_untimed(line) {
-            out::head(rec, received_ms, raw);
-            rec.push("message", Kind::Str, h.msg);
-            syslog::push(&h, rec, &mut self.unescaped);
-            let (source, parsed) = self.program(h.app, h.msg, rec);
-            if !parsed {
-                out::dataset(rec, "system", "system.syslog");
-            }
-            return Some(event(source, parsed, received_ms));
+            return Some(self.syslog_event(&h, received_ms, raw, rec));
         }
         None
     }
@@ -503,15 +496,25 @@ impl Parser {
         rec: &mut Record,
     ) -> Option<Outcome> {
         let h = syslog::parse(line, received_ms)?;
-        let ts = h.ts.unwrap_or(received_ms);
+        Some(self.syslog_event(&h, h.ts.unwrap_or(received_ms), raw, rec))
+    }
+
+    /// The event of a syslog header `h` at `ts`: envelope, MSG, then the program parser.
+    fn syslog_event(
+        &mut self,
+        h: &syslog::Header<'_>,
+        ts: i64,
+        raw: &str,
+        rec: &mut Record,
+    ) -> Outcome {
         out::head(rec, ts, raw);
         rec.push("message", Kind::Str, h.msg);
-        syslog::push(&h, rec, &mut self.unescaped);
+        syslog::push(h, rec, &mut self.unescaped);
         let (source, parsed) = self.program(h.app, h.msg, rec);
         if !parsed {
             out::dataset(rec, "system", "system.syslog");
         }
-        Some(event(source, parsed, ts))
+        event(source, parsed, ts)
     }
 
     /// The parser of a syslog MSG, from the program name or the message.
