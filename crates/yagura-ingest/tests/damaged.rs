@@ -7,7 +7,7 @@ use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use common::{read_file, shared};
-use yagura_ingest::{discover, discover_with, InputKind, Item, ReadOptions, TextItem};
+use yagura_ingest::{discover, discover_with, Discovery, InputKind, Item, ReadOptions, TextItem};
 
 const MANY: &str = "data/evtx/DeepBlueCLI/evtx/many-events-application.evtx";
 const HEADER: usize = 4096;
@@ -247,11 +247,7 @@ fn discovery_by_magic_bytes_and_extension() {
     write(".git/config.json", b"{}"); // hidden folder: not entered
     let found = discover(&[d.to_path_buf()]);
     assert!(found.errors.is_empty(), "{:?}", found.errors);
-    let files: Vec<(String, InputKind)> = found
-        .files
-        .iter()
-        .map(|f| (rel(d, &f.path), f.kind))
-        .collect();
+    let files = kinds(d, &found);
     assert_eq!(
         files,
         [
@@ -288,11 +284,7 @@ fn text_logs_by_sniffer_and_inside_gzip() {
     std::fs::write(d.join("words"), b"hello\n").unwrap();
     let sniffer = |head: &str| head.starts_with("Oct ");
     let found = discover_with(&[d.to_path_buf()], &sniffer);
-    let files: Vec<(String, InputKind)> = found
-        .files
-        .iter()
-        .map(|f| (rel(d, &f.path), f.kind))
-        .collect();
+    let files = kinds(d, &found);
     assert_eq!(
         files,
         [
@@ -317,6 +309,15 @@ fn text_logs_by_sniffer_and_inside_gzip() {
             (2, "Oct 11 22:14:16 host sshd[1]: bye".to_owned())
         );
     }
+}
+
+/// The found files as (path relative to `base`, kind).
+fn kinds(base: &Path, found: &Discovery) -> Vec<(String, InputKind)> {
+    found
+        .files
+        .iter()
+        .map(|f| (rel(base, &f.path), f.kind))
+        .collect()
 }
 
 fn rel(base: &Path, p: &Path) -> String {
