@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use yagura_event::{Kind, Record};
 
 use super::{dns, out, time, web, zeek, SourceType};
-use crate::value::push_dotted;
+use crate::value::{push_dotted, push_value};
 
 /// Recognises a JSON document's source type from its keys.
 pub(crate) fn detect(doc: &Value) -> SourceType {
@@ -310,17 +310,15 @@ fn suricata(
     if alert {
         rec.push("event.category", Kind::Str, "intrusion_detection");
     }
-    let num = |rec: &mut Record, key: &str, v: Option<&Value>, buf: &mut String| {
-        if let Some(Value::Number(n)) = v {
-            buf.clear();
-            let _ = std::fmt::Write::write_fmt(buf, format_args!("{n}"));
-            rec.push(key, Kind::Num, buf);
+    let num = |rec: &mut Record, key: &str, v: Option<&Value>| {
+        if let Some(v @ Value::Number(_)) = v {
+            push_value(rec, key, v);
         }
     };
     source_ip(rec, "source", get("src_ip").and_then(Value::as_str));
-    num(rec, "source.port", get("src_port"), &mut s.num);
+    num(rec, "source.port", get("src_port"));
     source_ip(rec, "destination", get("dest_ip").and_then(Value::as_str));
-    num(rec, "destination.port", get("dest_port"), &mut s.num);
+    num(rec, "destination.port", get("dest_port"));
     if let Some(p) = get("proto").and_then(Value::as_str) {
         rec.push_fmt(
             "network.transport",
@@ -345,10 +343,10 @@ fn suricata(
             Some("blocked") => rec.push("event.type", Kind::Str, "denied"),
             _ => {}
         }
-        num(rec, "rule.id", a.get("signature_id"), &mut s.num);
+        num(rec, "rule.id", a.get("signature_id"));
         text(rec, "rule.name", str_at(a, &["signature"]));
         text(rec, "rule.category", str_at(a, &["category"]));
-        num(rec, "event.severity", a.get("severity"), &mut s.num);
+        num(rec, "event.severity", a.get("severity"));
     }
     if let Some(d) = get("dns") {
         text(rec, "dns.type", str_at(d, &["type"]));
@@ -369,7 +367,7 @@ fn suricata(
         });
         text(rec, "dns.question.type", qtype);
         text(rec, "dns.response_code", str_at(d, &["rcode"]));
-        num(rec, "dns.id", d.get("id"), &mut s.num);
+        num(rec, "dns.id", d.get("id"));
         if let Some(Value::Array(answers)) = d.get("answers") {
             for a in answers {
                 text(rec, "dns.answers.data", str_at(a, &["rdata"]));
@@ -385,15 +383,10 @@ fn suricata(
             web::url(u, rec);
         }
         text(rec, "http.request.method", str_at(h, &["http_method"]));
-        num(
-            rec,
-            "http.response.status_code",
-            h.get("status"),
-            &mut s.num,
-        );
+        num(rec, "http.response.status_code", h.get("status"));
         text(rec, "user_agent.original", str_at(h, &["http_user_agent"]));
         text(rec, "http.request.referrer", str_at(h, &["http_refer"]));
-        num(rec, "http.response.body.bytes", h.get("length"), &mut s.num);
+        num(rec, "http.response.body.bytes", h.get("length"));
         text(
             rec,
             "http.version",
@@ -408,20 +401,10 @@ fn suricata(
         text(rec, "tls.client.ja3", str_at(t, &["ja3", "hash"]));
     }
     if let Some(f) = get("flow") {
-        num(rec, "source.packets", f.get("pkts_toserver"), &mut s.num);
-        num(
-            rec,
-            "destination.packets",
-            f.get("pkts_toclient"),
-            &mut s.num,
-        );
-        num(rec, "source.bytes", f.get("bytes_toserver"), &mut s.num);
-        num(
-            rec,
-            "destination.bytes",
-            f.get("bytes_toclient"),
-            &mut s.num,
-        );
+        num(rec, "source.packets", f.get("pkts_toserver"));
+        num(rec, "destination.packets", f.get("pkts_toclient"));
+        num(rec, "source.bytes", f.get("bytes_toserver"));
+        num(rec, "destination.bytes", f.get("bytes_toclient"));
     }
     keep(rec, &mut s.key, "suricata.eve", o, &[]);
     ts
@@ -475,16 +458,7 @@ fn windows(
         return Some(ts);
     }
     s.win.clear();
-    let meta = crate::flatten_windows(
-        doc,
-        if shape == crate::Shape::Ecs {
-            crate::Shape::Nxlog
-        } else {
-            shape
-        },
-        &mut s.win,
-    )
-    .ok()?;
+    let meta = crate::flatten_windows(doc, shape, &mut s.win).ok()?;
     let w = &s.win;
     let ts = meta.timestamp.or_else(|| {
         [
@@ -558,10 +532,7 @@ fn windows(
             | "SeverityValue" | "EventType" | "OpcodeValue" | "@timestamp" | "@version"
             | "host" | "port" | "tags" | "Category" | "MessageTitle" | "TimeCreated"
             | "AccountName" | "AccountType" | "Domain" | "EventTypeOrignal" | "RecordId" => {
-                s.key.clear();
-                s.key.push_str("winlog.");
-                s.key.push_str(f.key);
-                rec.push(&s.key, f.kind, f.value);
+                rec.push_parts(&["winlog.", f.key], f.kind, f.value);
                 continue;
             }
             name => {
@@ -569,10 +540,7 @@ fn windows(
                     .strip_prefix("ExtraEventData.")
                     .or_else(|| name.strip_prefix("EventData."))
                     .unwrap_or(name);
-                s.key.clear();
-                s.key.push_str("winlog.event_data.");
-                s.key.push_str(name);
-                rec.push(&s.key, f.kind, f.value);
+                rec.push_parts(&["winlog.event_data.", name], f.kind, f.value);
                 continue;
             }
         };
