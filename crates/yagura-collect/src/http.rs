@@ -122,10 +122,14 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 fn busy(what: &str) -> Response {
-    let mut r = json_response(
+    retry_later(json_response(
         StatusCode::TOO_MANY_REQUESTS,
         &json!({"error": format!("{what}: the write-ahead log is at its bound; retry later")}),
-    );
+    ))
+}
+
+/// Adds `Retry-After: 1` to a refusal.
+fn retry_later(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
@@ -204,6 +208,22 @@ impl Request {
         })
     }
 
+    /// Appends `batch` (`bytes` of records) and waits until it is durable, counting it as
+    /// accepted, or as dropped when refused.
+    async fn commit(&self, st: &HttpState, batch: Batch, bytes: u64) -> Result<(), IntakeError> {
+        let n = batch.len() as u64;
+        match st.intake.append_or_refuse(batch).await {
+            Ok(_) => {
+                self.stats.accepted(n, bytes, self.now);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.drops.fetch_add(n, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
     /// [`Request::new`] for HEC: the token is checked first; also returns the ack channel.
     fn hec(
         st: &HttpState,
@@ -251,10 +271,10 @@ async fn ingest_ndjson(
         Err(r) => return *r,
     };
     let Request {
-        body,
-        source,
-        stats,
-        peer: peer_text,
+        ref body,
+        ref source,
+        ref stats,
+        peer: ref peer_text,
         now,
     } = req;
     let source_type = q
@@ -266,22 +286,20 @@ async fn ingest_ndjson(
     let mut letters = Vec::new();
     let mut rejected = Vec::new();
     let mut bytes = 0u64;
-    for (n, line) in lines(&body) {
+    for (n, line) in lines(body) {
         match check_json_object(line, st.intake.max_record_bytes) {
             Ok(()) => {
                 bytes += line.len() as u64;
                 batch.push(
-                    &Envelope {
-                        received_ms: now,
-                        listener: "http",
+                    &Envelope::received(
+                        "http",
                         source_type,
-                        peer: &peer_text,
+                        peer_text,
                         host,
-                        stream: "",
-                        offset: 0,
-                        file_id: 0,
-                        format: Format::Json,
-                    },
+                        "",
+                        now,
+                        Format::Json,
+                    ),
                     line,
                 );
             }
@@ -289,27 +307,21 @@ async fn ingest_ndjson(
                 rejected.push(json!({"line": n, "reason": reason}));
                 letters.push(DeadLetter::new(
                     "http",
-                    &source,
+                    source,
                     format!("line {n}: {reason}"),
                     line,
                 ));
             }
         }
     }
-    st.intake.dead_letters(&stats, &letters);
+    st.intake.dead_letters(stats, &letters);
     let accepted = batch.len() as u64;
-    match st.intake.append_or_refuse(batch).await {
-        Ok(_) => {
-            stats.accepted(accepted, bytes, now);
-            json_response(
-                StatusCode::OK,
-                &json!({"accepted": accepted, "rejected": rejected.len(), "errors": rejected}),
-            )
-        }
-        Err(e) => {
-            stats.drops.fetch_add(accepted, Ordering::Relaxed);
-            intake_error(e, "ingest")
-        }
+    match req.commit(&st, batch, bytes).await {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &json!({"accepted": accepted, "rejected": rejected.len(), "errors": rejected}),
+        ),
+        Err(e) => intake_error(e, "ingest"),
     }
 }
 
@@ -454,17 +466,17 @@ async fn hec_event(
         Err(r) => return *r,
     };
     let Request {
-        body,
-        source,
-        stats,
-        peer: peer_text,
+        ref body,
+        ref source,
+        ref stats,
+        peer: ref peer_text,
         now,
     } = req;
     let mut batch = Batch::new();
     let mut bytes = 0u64;
     let mut invalid: Option<(usize, &str, u32)> = None;
     let mut stream =
-        serde_json::Deserializer::from_slice(&body).into_iter::<&serde_json::value::RawValue>();
+        serde_json::Deserializer::from_slice(body).into_iter::<&serde_json::value::RawValue>();
     let mut index = 0usize;
     let mut consumed = 0usize;
     loop {
@@ -507,17 +519,15 @@ async fn hec_event(
         };
         bytes += text.len() as u64;
         batch.push(
-            &Envelope {
-                received_ms: now,
-                listener: "hec",
+            &Envelope::received(
+                "hec",
                 source_type,
-                peer: &peer_text,
-                host: ev.host.as_deref().unwrap_or(""),
-                stream: channel.as_deref().unwrap_or(""),
-                offset: 0,
-                file_id: 0,
-                format: Format::Json,
-            },
+                peer_text,
+                ev.host.as_deref().unwrap_or(""),
+                channel.as_deref().unwrap_or(""),
+                now,
+                Format::Json,
+            ),
             text.as_bytes(),
         );
         index += 1;
@@ -528,10 +538,10 @@ async fn hec_event(
     if let Some((n, text, _)) = invalid {
         let rest = &body[consumed.min(body.len())..];
         st.intake.dead_letters(
-            &stats,
+            stats,
             &[DeadLetter::new(
                 "hec",
-                &source,
+                source,
                 format!("event {n}: {text}"),
                 rest,
             )],
@@ -540,7 +550,7 @@ async fn hec_event(
     let ack = if batch.is_empty() {
         None
     } else {
-        match hec_commit(&st, channel, batch, stats, bytes, now).await {
+        match hec_commit(&st, channel, batch, stats.clone(), bytes, now).await {
             Ok(a) => a,
             Err(r) => return r,
         }
@@ -581,10 +591,10 @@ async fn hec_raw(
         Err(r) => return *r,
     };
     let Request {
-        body,
-        source,
-        stats,
-        peer: peer_text,
+        ref body,
+        ref source,
+        ref stats,
+        peer: ref peer_text,
         now,
     } = req;
     let source_type = match (&q.sourcetype, st.opts.source_types.hec.as_str()) {
@@ -594,38 +604,36 @@ async fn hec_raw(
     let mut batch = Batch::new();
     let mut letters = Vec::new();
     let mut bytes = 0u64;
-    for (n, line) in lines(&body) {
+    for (n, line) in lines(body) {
         match check_text(line, st.intake.max_record_bytes) {
             Ok(_) => {
                 bytes += line.len() as u64;
                 batch.push(
-                    &Envelope {
-                        received_ms: now,
-                        listener: "hec",
+                    &Envelope::received(
+                        "hec",
                         source_type,
-                        peer: &peer_text,
-                        host: q.host.as_deref().unwrap_or(""),
-                        stream: channel.as_deref().unwrap_or(""),
-                        offset: 0,
-                        file_id: 0,
-                        format: Format::Text,
-                    },
+                        peer_text,
+                        q.host.as_deref().unwrap_or(""),
+                        channel.as_deref().unwrap_or(""),
+                        now,
+                        Format::Text,
+                    ),
                     line,
                 );
             }
             Err(reason) => letters.push(DeadLetter::new(
                 "hec",
-                &source,
+                source,
                 format!("line {n}: {reason}"),
                 line,
             )),
         }
     }
-    st.intake.dead_letters(&stats, &letters);
+    st.intake.dead_letters(stats, &letters);
     if batch.is_empty() {
         return hec_reply(StatusCode::BAD_REQUEST, "No data", 5, None);
     }
-    match hec_commit(&st, channel, batch, stats, bytes, now).await {
+    match hec_commit(&st, channel, batch, stats.clone(), bytes, now).await {
         Ok(ack) => hec_reply(
             StatusCode::OK,
             "Success",
@@ -788,10 +796,10 @@ async fn bulk(
         Err(r) => return *r,
     };
     let Request {
-        body,
-        source,
-        stats,
-        peer: peer_text,
+        ref body,
+        ref source,
+        ref stats,
+        peer: ref peer_text,
         now,
     } = req;
     let mut batch = Batch::new();
@@ -799,7 +807,7 @@ async fn bulk(
     let mut items = Vec::new();
     let mut errors = false;
     let mut bytes = 0u64;
-    let mut it = lines(&body);
+    let mut it = lines(body);
     while let Some((n, action_line)) = it.next() {
         let action: Value = match serde_json::from_slice(action_line) {
             Ok(v) => v,
@@ -849,17 +857,15 @@ async fn bulk(
             Ok(()) => {
                 bytes += doc_text.len() as u64;
                 batch.push(
-                    &Envelope {
-                        received_ms: now,
-                        listener: "bulk",
-                        source_type: &st.opts.source_types.bulk,
-                        peer: &peer_text,
-                        host: "",
-                        stream: &index,
-                        offset: 0,
-                        file_id: 0,
-                        format: Format::Json,
-                    },
+                    &Envelope::received(
+                        "bulk",
+                        &st.opts.source_types.bulk,
+                        peer_text,
+                        "",
+                        &index,
+                        now,
+                        Format::Json,
+                    ),
                     &doc_text,
                 );
                 let id = id.unwrap_or_else(|| format!("y{now:x}{:x}", batch.len()));
@@ -870,33 +876,23 @@ async fn bulk(
                 items.push(json!({op: {"_index": index, "_id": id, "status": 400, "error": {"type": "document_parsing_exception", "reason": reason}}}));
                 letters.push(DeadLetter::new(
                     "bulk",
-                    &source,
+                    source,
                     format!("line {}: {reason}", n + 1),
                     &doc_text,
                 ));
             }
         }
     }
-    st.intake.dead_letters(&stats, &letters);
-    let accepted = batch.len() as u64;
-    match st.intake.append_or_refuse(batch).await {
-        Ok(_) => {
-            stats.accepted(accepted, bytes, now);
-            es(
-                StatusCode::OK,
-                &json!({"took": started.elapsed().as_millis() as u64, "errors": errors, "items": items}),
-            )
-        }
-        Err(IntakeError::Busy) => {
-            stats.drops.fetch_add(accepted, Ordering::Relaxed);
-            let mut r = es(
-                StatusCode::TOO_MANY_REQUESTS,
-                &json!({"error": {"type": "es_rejected_execution_exception", "reason": "the write-ahead log is at its bound; retry later"}, "status": 429}),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
-        }
+    st.intake.dead_letters(stats, &letters);
+    match req.commit(&st, batch, bytes).await {
+        Ok(()) => es(
+            StatusCode::OK,
+            &json!({"took": started.elapsed().as_millis() as u64, "errors": errors, "items": items}),
+        ),
+        Err(IntakeError::Busy) => retry_later(es(
+            StatusCode::TOO_MANY_REQUESTS,
+            &json!({"error": {"type": "es_rejected_execution_exception", "reason": "the write-ahead log is at its bound; retry later"}, "status": 429}),
+        )),
         Err(e) => intake_error(e, "bulk"),
     }
 }
@@ -915,10 +911,10 @@ async fn otlp_logs(
         Err(r) => return *r,
     };
     let Request {
-        body,
-        source,
-        stats,
-        peer: peer_text,
+        ref body,
+        ref source,
+        ref stats,
+        peer: ref peer_text,
         now,
     } = req;
     let is_json = headers
@@ -926,16 +922,16 @@ async fn otlp_logs(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let records = if is_json {
-        crate::otlp::records_from_json(&body)
+        crate::otlp::records_from_json(body)
     } else {
-        crate::otlp::records_from_protobuf(&body)
+        crate::otlp::records_from_protobuf(body)
     };
     let records = match records {
         Ok(r) => r,
         Err(reason) => {
             st.intake.dead_letters(
-                &stats,
-                &[DeadLetter::new("otlp", &source, reason.clone(), &body)],
+                stats,
+                &[DeadLetter::new("otlp", source, reason.clone(), body)],
             );
             return otlp_reply(is_json, StatusCode::BAD_REQUEST, Some(&reason));
         }
@@ -945,33 +941,25 @@ async fn otlp_logs(
     for (host, doc) in &records {
         bytes += doc.len() as u64;
         batch.push(
-            &Envelope {
-                received_ms: now,
-                listener: "otlp",
-                source_type: &st.opts.source_types.otlp,
-                peer: &peer_text,
+            &Envelope::received(
+                "otlp",
+                &st.opts.source_types.otlp,
+                peer_text,
                 host,
-                stream: "",
-                offset: 0,
-                file_id: 0,
-                format: Format::Json,
-            },
+                "",
+                now,
+                Format::Json,
+            ),
             doc.as_bytes(),
         );
     }
-    let n = batch.len() as u64;
-    match st.intake.append_or_refuse(batch).await {
-        Ok(_) => {
-            stats.accepted(n, bytes, now);
-            otlp_reply(is_json, StatusCode::OK, None)
-        }
-        Err(IntakeError::Busy) => {
-            stats.drops.fetch_add(n, Ordering::Relaxed);
-            let mut r = otlp_reply(is_json, StatusCode::TOO_MANY_REQUESTS, Some("busy"));
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
-        }
+    match req.commit(&st, batch, bytes).await {
+        Ok(()) => otlp_reply(is_json, StatusCode::OK, None),
+        Err(IntakeError::Busy) => retry_later(otlp_reply(
+            is_json,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("busy"),
+        )),
         Err(e) => intake_error(e, "otlp"),
     }
 }

@@ -37,6 +37,31 @@ pub struct Envelope<'a> {
     pub format: Format,
 }
 
+impl<'a> Envelope<'a> {
+    /// The envelope of a record received over the network (no file position).
+    pub fn received(
+        listener: &'a str,
+        source_type: &'a str,
+        peer: &'a str,
+        host: &'a str,
+        stream: &'a str,
+        received_ms: i64,
+        format: Format,
+    ) -> Self {
+        Self {
+            received_ms,
+            listener,
+            source_type,
+            peer,
+            host,
+            stream,
+            offset: 0,
+            file_id: 0,
+            format,
+        }
+    }
+}
+
 /// One decoded record, borrowed from the log's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawRecord<'a> {

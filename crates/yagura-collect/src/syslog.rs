@@ -36,17 +36,15 @@ pub struct Route {
 impl Route {
     /// The envelope of a message from `peer` received at `now`.
     fn envelope<'a>(&'a self, peer: &'a str, now: i64) -> Envelope<'a> {
-        Envelope {
-            received_ms: now,
-            listener: &self.listener,
-            source_type: &self.source_type,
+        Envelope::received(
+            &self.listener,
+            &self.source_type,
             peer,
-            host: "",
-            stream: "",
-            offset: 0,
-            file_id: 0,
-            format: Format::Text,
-        }
+            "",
+            "",
+            now,
+            Format::Text,
+        )
     }
 }
 

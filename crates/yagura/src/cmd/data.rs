@@ -150,17 +150,15 @@ pub fn deadletter(cmd: DeadletterCommand) -> Result<ExitCode> {
                 let bytes = l.bytes();
                 let text = String::from_utf8_lossy(&bytes);
                 batch.push(
-                    &Envelope {
-                        received_ms: now,
-                        listener: "replay",
-                        source_type: &a.source_type,
-                        peer: &l.source,
-                        host: "",
-                        stream: &l.listener,
-                        offset: 0,
-                        file_id: 0,
-                        format: Format::Text,
-                    },
+                    &Envelope::received(
+                        "replay",
+                        &a.source_type,
+                        &l.source,
+                        "",
+                        &l.listener,
+                        now,
+                        Format::Text,
+                    ),
                     text.as_bytes(),
                 );
             }
