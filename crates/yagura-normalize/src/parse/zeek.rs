@@ -110,7 +110,16 @@ pub(crate) fn tsv_row(
     received_ms: i64,
     rec: &mut Record,
 ) -> Option<(SourceType, i64)> {
-    let n = line.split(h.sep.as_str()).count();
+    // One pass counts the columns and picks out the `ts` one.
+    let ts_col = h.fields.iter().position(|f| f == "ts");
+    let mut n = 0;
+    let mut ts_text = None;
+    for v in line.split(h.sep.as_str()) {
+        if Some(n) == ts_col {
+            ts_text = Some(v);
+        }
+        n += 1;
+    }
     if n != h.fields.len() {
         return None;
     }
@@ -119,12 +128,8 @@ pub(crate) fn tsv_row(
     } else {
         h.path.as_str()
     };
-    let ts = h
-        .fields
-        .iter()
-        .zip(line.split(h.sep.as_str()))
-        .find(|(f, _)| *f == "ts")
-        .and_then(|(_, v)| time::epoch_secs(v).or_else(|| time::lenient(v)))
+    let ts = ts_text
+        .and_then(|v| time::epoch_secs(v).or_else(|| time::lenient(v)))
         .unwrap_or(received_ms);
     out::head(rec, ts, line);
     rec.push("message", Kind::Str, line);
