@@ -105,6 +105,12 @@ impl Metrics {
         }
     }
 
+    /// Milliseconds since the last record of `st` (since start when it has none).
+    fn idle_ms(&self, st: &SourceStats, now_ms: i64) -> i64 {
+        let last = st.last_seen_ms.load(Ordering::Relaxed);
+        now_ms - if last == 0 { self.started_ms } else { last }
+    }
+
     /// Sources with no record for [`Metrics::quiet_after_ms`]: `(listener, source, ms since)`.
     pub fn quiet_sources(&self, now_ms: i64) -> Vec<(String, String, i64)> {
         let Ok(map) = self.sources.lock() else {
@@ -112,57 +118,75 @@ impl Metrics {
         };
         map.iter()
             .filter_map(|((l, s), st)| {
-                let last = st.last_seen_ms.load(Ordering::Relaxed);
-                let since = now_ms - if last == 0 { self.started_ms } else { last };
+                let since = self.idle_ms(st, now_ms);
                 (since >= self.quiet_after_ms).then(|| (l.clone(), s.clone(), since))
             })
             .collect()
     }
 
     /// Prometheus text exposition of every counter, plus `extra` lines (the log's gauges).
+    /// Each family's samples are written together, as the format requires.
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let now = crate::raw::now_ms();
         let mut out = String::new();
         let Ok(map) = self.sources.lock() else {
             return out;
         };
-        type Get = fn(&SourceStats) -> u64;
-        let families: [(&str, &str, &str, Get); 6] = [
+        type Get = fn(&Metrics, &SourceStats, i64) -> f64;
+        let families: [(&str, &str, &str, Get); 9] = [
             (
                 "yagura_events_received_total",
                 "counter",
                 "Records accepted into the write-ahead log",
-                |s| s.events.load(Ordering::Relaxed),
+                |_, s, _| s.events.load(Ordering::Relaxed) as f64,
             ),
             (
                 "yagura_bytes_received_total",
                 "counter",
                 "Bytes of accepted records",
-                |s| s.bytes.load(Ordering::Relaxed),
+                |_, s, _| s.bytes.load(Ordering::Relaxed) as f64,
             ),
             (
                 "yagura_errors_total",
                 "counter",
                 "Records refused as malformed",
-                |s| s.errors.load(Ordering::Relaxed),
+                |_, s, _| s.errors.load(Ordering::Relaxed) as f64,
             ),
             (
                 "yagura_dropped_total",
                 "counter",
                 "Records dropped (UDP with the log full, HTTP 429 refusals)",
-                |s| s.drops.load(Ordering::Relaxed),
+                |_, s, _| s.drops.load(Ordering::Relaxed) as f64,
             ),
             (
                 "yagura_dead_letters_total",
                 "counter",
                 "Records kept in the dead-letter file",
-                |s| s.dead_letters.load(Ordering::Relaxed),
+                |_, s, _| s.dead_letters.load(Ordering::Relaxed) as f64,
             ),
             (
                 "yagura_events_per_second",
                 "gauge",
                 "Accepted records per second over the last sampling period",
-                |s| s.rate.load(Ordering::Relaxed),
+                |_, s, _| s.rate.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "yagura_source_lag_seconds",
+                "gauge",
+                "Arrival time minus event time of the source's last stored event",
+                |_, s, _| s.lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            ),
+            (
+                "yagura_source_idle_seconds",
+                "gauge",
+                "Seconds since the source's last record",
+                |m, s, now| m.idle_ms(s, now) as f64 / 1000.0,
+            ),
+            (
+                "yagura_source_quiet",
+                "gauge",
+                "1 when the source has been idle longer than the quiet threshold",
+                |m, s, now| f64::from(u8::from(m.idle_ms(s, now) >= m.quiet_after_ms)),
             ),
         ];
         for (name, kind, help, get) in families {
@@ -173,39 +197,9 @@ impl Metrics {
                     "{name}{{listener=\"{}\",source=\"{}\"}} {}",
                     label(l),
                     label(s),
-                    get(st)
+                    get(self, st, now)
                 );
             }
-        }
-        let _ = writeln!(out, "# HELP yagura_source_lag_seconds Arrival time minus event time of the source's last stored event\n# TYPE yagura_source_lag_seconds gauge");
-        for ((l, s), st) in map.iter() {
-            let _ = writeln!(
-                out,
-                "yagura_source_lag_seconds{{listener=\"{}\",source=\"{}\"}} {:.3}",
-                label(l),
-                label(s),
-                st.lag_ms.load(Ordering::Relaxed) as f64 / 1000.0
-            );
-        }
-        let _ = writeln!(out, "# HELP yagura_source_idle_seconds Seconds since the source's last record\n# TYPE yagura_source_idle_seconds gauge");
-        let _ = writeln!(out, "# HELP yagura_source_quiet 1 when the source has been idle longer than the quiet threshold");
-        for ((l, s), st) in map.iter() {
-            let last = st.last_seen_ms.load(Ordering::Relaxed);
-            let idle = (now - if last == 0 { self.started_ms } else { last }) as f64 / 1000.0;
-            let _ = writeln!(
-                out,
-                "yagura_source_idle_seconds{{listener=\"{}\",source=\"{}\"}} {idle:.3}",
-                label(l),
-                label(s)
-            );
-            let quiet = (idle * 1000.0) as i64 >= self.quiet_after_ms;
-            let _ = writeln!(
-                out,
-                "yagura_source_quiet{{listener=\"{}\",source=\"{}\"}} {}",
-                label(l),
-                label(s),
-                u8::from(quiet)
-            );
         }
         drop(map);
         let _ = writeln!(out, "# HELP yagura_udp_kernel_drops_total Datagrams the kernel dropped on a full socket buffer\n# TYPE yagura_udp_kernel_drops_total counter");
