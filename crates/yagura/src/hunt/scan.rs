@@ -154,7 +154,9 @@ fn scan_file(
     file.read_raw(read_opts, &mut |item| {
         let (loc, result) = match item {
             RawItem::Json { loc, json } => (loc, worker.evaluate_json(json)),
-            RawItem::Doc { loc, doc } if is_vendor_json(doc) || is_cloudtrail_file(doc) => {
+            RawItem::Doc { loc, doc }
+                if is_vendor_json(doc) || cloudtrail_records(doc).is_some() =>
+            {
                 let (parser, raw, received_ms) = vendor.get_or_insert_with(|| {
                     (
                         Parser::new(SourceType::Auto),
@@ -173,10 +175,7 @@ fn scan_file(
                     if outcome == Outcome::Skip {
                         continue;
                     }
-                    events += 1;
-                    if events % PROGRESS_EVERY == 0 {
-                        let _ = tx.send(Message::Events(PROGRESS_EVERY));
-                    }
+                    count_event(&mut events, tx);
                     worker.evaluate_parsed_record();
                     if !worker.hits().is_empty() {
                         let meta = meta_of(&worker.record, outcome);
@@ -202,10 +201,7 @@ fn scan_file(
                 return;
             }
         };
-        events += 1;
-        if events % PROGRESS_EVERY == 0 {
-            let _ = tx.send(Message::Events(PROGRESS_EVERY));
-        }
+        count_event(&mut events, tx);
         match result {
             Ok(meta) => {
                 if !worker.hits().is_empty() {
@@ -224,9 +220,12 @@ fn scan_file(
     events
 }
 
-/// A `{"Records":[...]}` CloudTrail file (one document holding the records).
-fn is_cloudtrail_file(doc: &serde_json::Value) -> bool {
-    doc.get("Records").is_some() && cloudtrail_records(doc).is_some()
+/// Counts one event; every [`PROGRESS_EVERY`] events, tells the progress display.
+fn count_event(events: &mut u64, tx: &Sender<Message>) {
+    *events += 1;
+    if events.is_multiple_of(PROGRESS_EVERY) {
+        let _ = tx.send(Message::Events(PROGRESS_EVERY));
+    }
 }
 
 /// `io::Write` into a reused `String`, for `serde_json::to_writer` (which writes whole UTF-8
@@ -265,10 +264,7 @@ fn scan_text(
             if outcome == Outcome::Skip {
                 return;
             }
-            events += 1;
-            if events % PROGRESS_EVERY == 0 {
-                let _ = tx.send(Message::Events(PROGRESS_EVERY));
-            }
+            count_event(&mut events, tx);
             worker.evaluate_parsed_record();
             if !worker.hits().is_empty() {
                 let meta = meta_of(&worker.record, outcome);
