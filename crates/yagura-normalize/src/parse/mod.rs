@@ -452,17 +452,19 @@ impl Parser {
             }
             rec.clear();
         }
-        let candidates: [(bool, SourceType); 4] = [
-            (web::looks_like_nginx_error(line), SourceType::NginxError),
+        // Each check runs only when the ones before it did not give an event.
+        type Fits = fn(&str) -> bool;
+        let candidates: [(Fits, SourceType); 4] = [
+            (web::looks_like_nginx_error, SourceType::NginxError),
             (
-                web::looks_like_apache_error(line) || web::looks_like_untimed_apache_error(line),
+                |l| web::looks_like_apache_error(l) || web::looks_like_untimed_apache_error(l),
                 SourceType::ApacheError,
             ),
-            (dns::looks_like_bind(line), SourceType::BindQuery),
-            (web::looks_like_access(line), SourceType::NginxAccess),
+            (dns::looks_like_bind, SourceType::BindQuery),
+            (web::looks_like_access, SourceType::NginxAccess),
         ];
         for (fits, st) in candidates {
-            if fits && st != self.hint {
+            if fits(line) && st != self.hint {
                 // An access line inside an Apache-hinted stream stays Apache.
                 let st = match (st, self.hint) {
                     (SourceType::NginxAccess, SourceType::ApacheError) => SourceType::ApacheAccess,
