@@ -676,7 +676,7 @@ async fn hec_ack(State(st): St, uri: Uri, headers: HeaderMap, body: Bytes) -> Re
 }
 
 async fn hec_health(State(st): St) -> Response {
-    if st.intake.wal.lag() > 0 && st.intake.try_queue(Batch::new()).is_err() {
+    if st.intake.wal.at_bound(1) {
         return hec_reply(StatusCode::SERVICE_UNAVAILABLE, "Server is busy", 9, None);
     }
     hec_reply(StatusCode::OK, "HEC is healthy", 17, None)
@@ -1007,7 +1007,7 @@ async fn healthz(State(st): St) -> Response {
         .map(|(l, s, since)| json!({"listener": l, "source": s, "idle_seconds": since / 1000}))
         .collect();
     let lag = st.intake.wal.lag();
-    let busy = st.intake.try_queue(Batch::new()).is_err();
+    let busy = st.intake.wal.at_bound(1);
     let status = if busy {
         "busy"
     } else if quiet.is_empty() {

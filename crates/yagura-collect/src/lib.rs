@@ -198,7 +198,6 @@ pub async fn start(
         tasks.push(tokio::spawn(async move {
             loop {
                 m.set_kernel_drops("syslog-udp", syslog::kernel_udp_drops(addr.port()));
-                m.sample();
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }));

@@ -61,7 +61,6 @@ pub async fn serve_udp(socket: UdpSocket, route: Route, intake: Arc<Intake>) {
         // Take every datagram already waiting into the same batch.
         let mut pending = Some((n, peer));
         let mut letters = Vec::new();
-        let mut bytes = 0u64;
         let now = now_ms();
         let mut count = 0;
         while let Some((n, peer)) = pending.take() {
@@ -84,7 +83,6 @@ pub async fn serve_udp(socket: UdpSocket, route: Route, intake: Arc<Intake>) {
                     let _ = write!(peer_text, "{peer}");
                     batch.push(&route.envelope(&peer_text, now), data);
                     stats.accepted(1, data.len() as u64, now);
-                    bytes += data.len() as u64;
                     count += 1;
                 }
                 Err(reason) => {
@@ -100,7 +98,6 @@ pub async fn serve_udp(socket: UdpSocket, route: Route, intake: Arc<Intake>) {
                 }
             }
         }
-        let _ = bytes;
         for (stats, l) in letters {
             intake.dead_letters(&stats, std::slice::from_ref(&l));
         }

@@ -119,6 +119,7 @@ pub async fn tail(spec: TailSpec, intake: Arc<Intake>, positions: Arc<Positions>
     let mut offset = 0u64;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut warned = false;
+    let mut chunk = vec![0u8; CHUNK];
     loop {
         if file.is_none() {
             match std::fs::File::open(&spec.path) {
@@ -152,7 +153,6 @@ pub async fn tail(spec: TailSpec, intake: Arc<Intake>, positions: Arc<Positions>
         let ino = *ino;
         // Read what is there.
         let read_from = offset + buf.len() as u64;
-        let mut chunk = vec![0u8; CHUNK];
         let n = match f
             .seek(SeekFrom::Start(read_from))
             .and_then(|_| f.read(&mut chunk))

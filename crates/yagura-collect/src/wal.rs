@@ -150,6 +150,9 @@ pub trait Wal: Send + Sync + 'static {
     fn release(&self, upto: u64);
     /// Records durable but not yet released.
     fn lag(&self) -> u64;
+    /// True when a batch of `bytes` would be refused now (queue or consumer lag at its
+    /// bound): what `try_append` refuses, `room` waits for, and health checks report.
+    fn at_bound(&self, bytes: usize) -> bool;
 }
 
 /// Records read by a cursor, back to back in one buffer (no allocation per record once the
@@ -439,11 +442,7 @@ impl Wal for FileWal {
             return Err(Refused::Closed);
         }
         let bytes = batch.bytes();
-        let queued = s.queued_bytes.load(Ordering::Acquire);
-        // A batch is always accepted into an empty queue, however large, so that it can pass.
-        if (queued > 0 && queued + bytes > s.opts.max_queued_bytes)
-            || self.lag() >= s.opts.max_lag_records
-        {
+        if self.at_bound(bytes) {
             return Err(Refused::Full(batch));
         }
         let (done, ticket) = oneshot::channel();
@@ -461,16 +460,21 @@ impl Wal for FileWal {
             loop {
                 let s = &self.shared;
                 let notified = s.room.notified();
-                let queued = s.queued_bytes.load(Ordering::Acquire);
-                if (queued < s.opts.max_queued_bytes && self.lag() < s.opts.max_lag_records)
-                    || s.closed.load(Ordering::SeqCst)
-                {
+                if !self.at_bound(1) || s.closed.load(Ordering::SeqCst) {
                     return;
                 }
                 // Lag falls when the consumer releases; poll as well as wait for the writer.
                 let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
             }
         })
+    }
+
+    fn at_bound(&self, bytes: usize) -> bool {
+        let s = &self.shared;
+        let queued = s.queued_bytes.load(Ordering::Acquire);
+        // A batch is always accepted into an empty queue, however large, so that it can pass.
+        (queued > 0 && queued + bytes > s.opts.max_queued_bytes)
+            || self.lag() >= s.opts.max_lag_records
     }
 
     fn durable(&self) -> u64 {
@@ -568,13 +572,16 @@ impl Writer {
             }
             let result = self.write_group(&group);
             let mut freed = 0;
-            for (req, range) in group.drain(..).zip(result.iter_ranges()) {
+            for (i, req) in group.drain(..).enumerate() {
                 freed += req.batch.bytes();
-                let _ = req.done.send(range);
+                let _ = req.done.send(match &result {
+                    Ok(ranges) => Ok(ranges[i]),
+                    Err(e) => Err(e.clone()),
+                });
             }
             self.shared.queued_bytes.fetch_sub(freed, Ordering::AcqRel);
             self.shared.room.notify_waiters();
-            if let GroupResult::Failed(_) = result {
+            if result.is_err() {
                 // The disk refused a write: stop rather than acknowledge anything not written.
                 self.shared.closed.store(true, Ordering::SeqCst);
                 if let Ok(mut q) = self.shared.queue.lock() {
@@ -587,7 +594,8 @@ impl Writer {
         }
     }
 
-    fn write_group(&mut self, group: &[Request]) -> GroupResult {
+    /// Writes a group (one range per request), then syncs under [`Fsync::Always`].
+    fn write_group(&mut self, group: &[Request]) -> Result<Vec<SeqRange>, Arc<WalError>> {
         let mut ranges = Vec::with_capacity(group.len());
         let first_of_group = self.next_seq;
         for req in group {
@@ -600,7 +608,7 @@ impl Writer {
             }
             if self.size >= self.shared.opts.segment_bytes {
                 if let Err(e) = self.roll() {
-                    return GroupResult::Failed(Arc::new(e));
+                    return Err(Arc::new(e));
                 }
             }
             self.buf.clear();
@@ -618,7 +626,7 @@ impl Writer {
                 self.buf.extend_from_slice(payload);
             }
             if let Err(e) = self.file.write_all(&self.buf) {
-                return GroupResult::Failed(Arc::new(WalError::Io {
+                return Err(Arc::new(WalError::Io {
                     path: self.path.clone(),
                     source: e,
                 }));
@@ -632,7 +640,7 @@ impl Writer {
         self.dirty = true;
         if self.shared.opts.fsync == Fsync::Always {
             if let Err(e) = self.file.sync_data() {
-                return GroupResult::Failed(Arc::new(WalError::Io {
+                return Err(Arc::new(WalError::Io {
                     path: self.path.clone(),
                     source: e,
                 }));
@@ -648,7 +656,7 @@ impl Writer {
         if self.next_seq > first_of_group {
             self.shared.durable.send_replace(self.next_seq - 1);
         }
-        GroupResult::Ok(ranges)
+        Ok(ranges)
     }
 
     fn roll(&mut self) -> Result<(), WalError> {
@@ -667,20 +675,6 @@ impl Writer {
             segs.push(first);
         }
         Ok(())
-    }
-}
-
-enum GroupResult {
-    Ok(Vec<SeqRange>),
-    Failed(Arc<WalError>),
-}
-
-impl GroupResult {
-    fn iter_ranges(&self) -> Box<dyn Iterator<Item = Result<SeqRange, Arc<WalError>>> + '_> {
-        match self {
-            GroupResult::Ok(r) => Box::new(r.iter().map(|r| Ok(*r))),
-            GroupResult::Failed(e) => Box::new(std::iter::repeat_with(move || Err(e.clone()))),
-        }
     }
 }
 
