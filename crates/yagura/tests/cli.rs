@@ -1,22 +1,16 @@
 //! End-to-end tests of `yagura rules test` and `yagura hunt` on real data (`../shared`) and on
 //! damaged inputs made at test time.
 
+mod common;
+
+use common::{shared, stderr, stdout, write, CHUNK, HEADER, MANY};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_yagura");
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
-const HEADER: usize = 4096;
-const CHUNK: usize = 65536;
-/// A multi-chunk Application log (2216 records).
-const MANY: &str = "data/evtx/DeepBlueCLI/evtx/many-events-application.evtx";
 /// Anydesk artefact regression sample: 5 events, 3 match the rule below.
 const ANYDESK_ID: &str = "0b9ad457-2554-44c1-82c2-d56a99c42377";
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(SHARED).join(rel)
-}
 
 /// Rule caches of the tests: kept out of the user's cache folder.
 const TEST_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/rule-cache");
@@ -33,14 +27,6 @@ fn yagura_with_cache(args: &[&str], cache: &Path) -> Output {
         .env("YAGURA_CACHE_DIR", cache)
         .output()
         .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The JSON lines of a `--format jsonl` timeline.
@@ -70,12 +56,6 @@ fn manifest_lines(ids: &[&str], wrong_count: bool) -> String {
         out.push('\n');
     }
     out
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 const REGRESSION_IDS: &[&str] = &[ANYDESK_ID, "271de298-cc0e-4842-acd8-079a0a99ea65"];

@@ -3,22 +3,16 @@
 //! `fields`, and the built-in pack as the docs count it. One test (or two) per item of the
 //! first-run issue.
 
+mod common;
+
+use common::{shared, stderr, stdout, stored_gzip, write, CHUNK, HEADER, MANY};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_yagura");
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs");
 const TEST_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/rule-cache");
-const HEADER: usize = 4096;
-const CHUNK: usize = 65536;
-/// A multi-chunk Application log (2216 records).
-const MANY: &str = "data/evtx/DeepBlueCLI/evtx/many-events-application.evtx";
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(SHARED).join(rel)
-}
 
 fn yagura_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(BIN);
@@ -36,20 +30,6 @@ fn yagura_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn yagura(args: &[&str]) -> Output {
     yagura_env(args, &[])
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 /// A rule matching every Application event, one matching `whoami` process creations, and a
@@ -447,7 +427,7 @@ fn item6_file_recognition_of_bracketed_logs_gzip_text_and_txt_csv_logs() {
     write(&plain, "sshd.log", &ssh);
     let gz = dir.path().join("gz");
     std::fs::create_dir(&gz).unwrap();
-    let enc = flate2_free_gzip(&ssh);
+    let enc = stored_gzip(ssh.as_bytes());
     std::fs::File::create(gz.join("sshd.log.gz"))
         .unwrap()
         .write_all(&enc)
@@ -492,39 +472,6 @@ fn item6_file_recognition_of_bracketed_logs_gzip_text_and_txt_csv_logs() {
     ]);
     assert_eq!(named.status.code(), Some(0));
     assert_eq!(stdout(&named).lines().count(), a.len());
-}
-
-/// A gzip member of `text` with stored (uncompressed) deflate blocks: no compression crate
-/// needed by the tests.
-fn flate2_free_gzip(text: &str) -> Vec<u8> {
-    let data = text.as_bytes();
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let chunks: Vec<&[u8]> = data.chunks(65535).collect();
-    for (i, c) in chunks.iter().enumerate() {
-        out.push(u8::from(i + 1 == chunks.len()));
-        let len = c.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(c);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 // 7. JSONL `fields` is an object.

@@ -3,12 +3,14 @@
 //! gzip), parsed into ECS records, and run through SigmaHQ rules and the built-in SSH
 //! brute-force correlations; every detection points at its file and line.
 
+mod common;
+
+use common::{shared, stored_gzip};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_yagura");
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 const TEST_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/rule-cache");
 
 const MANY_FAILED_SSH: &str = "89f23779-bd6f-435f-90d0-d6c164ab222f";
@@ -29,10 +31,6 @@ const ZEEK_DNS_Z_FLAG: &str = "ede05abc-2c9e-4624-9944-9ff17fdc0bf5";
 const RECON_USER_AGENTS: &str = "19aa4f58-94ca-45ff-bc34-92e533c0994a";
 /// SigmaHQ `proxy_ua_frameworks.yml` (a proxy rule: never on web server logs).
 const PROXY_FRAMEWORK_UA: &str = "fdd1bfb5-f60b-4a35-910e-f36ed3d0b32f";
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(SHARED).join(rel)
-}
 
 fn yagura(args: &[&str], paths: &[&Path]) -> Output {
     Command::new(BIN)
@@ -199,34 +197,8 @@ impl std::io::Write for GzFile {
 
 impl Drop for GzFile {
     fn drop(&mut self) {
-        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-        let chunks: Vec<&[u8]> = self.data.chunks(0xffff).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            out.push(u8::from(i + 1 == chunks.len()));
-            let len = chunk.len() as u16;
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&(!len).to_le_bytes());
-            out.extend_from_slice(chunk);
-        }
-        out.extend_from_slice(&crc32(&self.data).to_le_bytes());
-        out.extend_from_slice(&(self.data.len() as u32).to_le_bytes());
-        std::fs::write(&self.path, out).unwrap();
+        std::fs::write(&self.path, stored_gzip(&self.data)).unwrap();
     }
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]
