@@ -320,11 +320,10 @@ fn suricata(
     source_ip(rec, "destination", get("dest_ip").and_then(Value::as_str));
     num(rec, "destination.port", get("dest_port"));
     if let Some(p) = get("proto").and_then(Value::as_str) {
-        rec.push_fmt(
-            "network.transport",
-            Kind::Str,
-            format_args!("{}", p.to_ascii_lowercase()),
-        );
+        s.num.clear();
+        s.num.push_str(p);
+        s.num.make_ascii_lowercase();
+        rec.push("network.transport", Kind::Str, &s.num);
     }
     text(
         rec,
