@@ -9,7 +9,7 @@ use crate::{EventStore, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use yagura_collect::raw::{decode, Format};
+use yagura_collect::raw::{decode, Format, RawRecord};
 use yagura_collect::wal::{Records, Wal};
 use yagura_event::Record;
 use yagura_normalize::arrival::{Arrival, Normalizer};
@@ -59,8 +59,8 @@ fn source_of<'a>(listener: &str, peer: &'a str, stream: &'a str) -> &'a str {
 }
 
 impl Lane {
-    fn normalize(&mut self, seq: u64, payload: &[u8]) {
-        let Ok(raw) = decode(payload) else {
+    fn normalize(&mut self, seq: u64, raw: Option<&RawRecord<'_>>) {
+        let Some(raw) = raw else {
             self.damaged += 1;
             tracing::error!("write-ahead log record {seq}: cannot be decoded; skipped");
             return;
@@ -119,8 +119,8 @@ impl Lane {
 }
 
 /// The lane of a record: a tailed file's records always go to one lane (by its path).
-fn lane_of(payload: &[u8], index: usize, n: usize, lanes: usize) -> usize {
-    if let Ok(r) = decode(payload) {
+fn lane_of(raw: Option<&RawRecord<'_>>, index: usize, n: usize, lanes: usize) -> usize {
+    if let Some(r) = raw {
         if r.envelope.listener == "tail" {
             let h = r
                 .envelope
@@ -204,41 +204,40 @@ impl<S: EventStore> Indexer<S> {
         for lane in &mut self.lanes {
             lane.clear();
         }
-        let mut last = 0;
-        if n < PARALLEL_FROM || self.lanes.len() == 1 {
-            let lane = &mut self.lanes[0];
-            for (seq, payload) in records.iter() {
-                last = seq;
-                lane.normalize(seq, payload);
+        // Each record is decoded once, for its lane and for its lane's normalizer.
+        let decoded: Vec<(u64, Option<RawRecord<'_>>)> = records
+            .iter()
+            .map(|(seq, payload)| (seq, decode(payload).ok()))
+            .collect();
+        let last = decoded.last().map_or(0, |d| d.0);
+        let lanes = self.lanes.len();
+        if n < PARALLEL_FROM || lanes == 1 {
+            for (seq, raw) in &decoded {
+                self.lanes[0].normalize(*seq, raw.as_ref());
             }
         } else {
-            let lanes = self.lanes.len();
             self.assign.clear();
-            for (i, (seq, payload)) in records.iter().enumerate() {
-                last = seq;
-                self.assign.push(lane_of(payload, i, n, lanes) as u8);
-            }
-            let records: &Records = records;
+            self.assign.extend(
+                decoded
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, raw))| lane_of(raw.as_ref(), i, n, lanes) as u8),
+            );
             let assign = &self.assign;
-            std::thread::scope(|scope| {
-                let mut it = self.lanes.iter_mut().enumerate();
-                let first = it.next();
-                for (k, lane) in it {
-                    scope.spawn(move || {
-                        for ((seq, payload), &a) in records.iter().zip(assign) {
-                            if a as usize == k {
-                                lane.normalize(seq, payload);
-                            }
-                        }
-                    });
-                }
-                if let Some((k, lane)) = first {
-                    for ((seq, payload), &a) in records.iter().zip(assign) {
-                        if a as usize == k {
-                            lane.normalize(seq, payload);
-                        }
+            let decoded = &decoded;
+            let work = move |k: usize, lane: &mut Lane| {
+                for ((seq, raw), &a) in decoded.iter().zip(assign) {
+                    if a as usize == k {
+                        lane.normalize(*seq, raw.as_ref());
                     }
                 }
+            };
+            std::thread::scope(|scope| {
+                let (first, rest) = self.lanes.split_at_mut(1);
+                for (k, lane) in rest.iter_mut().enumerate() {
+                    scope.spawn(move || work(k + 1, lane));
+                }
+                work(0, &mut first[0]);
             });
         }
         // Append in sequence order: merge the lanes' ascending lists.
