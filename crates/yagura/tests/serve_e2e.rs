@@ -228,6 +228,17 @@ fn assert_exactly_once(events: &[Value], tag: &str, ids: std::ops::Range<usize>)
     );
 }
 
+/// Every id of `ids` stored exactly once, and the stored messages are exactly `expected`.
+fn assert_stored(
+    events: &[Value],
+    tag: &str,
+    ids: std::ops::Range<usize>,
+    expected: impl IntoIterator<Item = String>,
+) {
+    assert_exactly_once(events, tag, ids);
+    assert_messages(events, tag, expected);
+}
+
 /// Content checksum: BLAKE3 of the sorted stored `message` values equals that of the messages
 /// sent (so every byte of every message arrived, not only its id).
 fn assert_messages(events: &[Value], tag: &str, expected: impl IntoIterator<Item = String>) {
@@ -302,10 +313,10 @@ fn logger_udp_tcp_and_octet_counting() {
     }
     for tag in ["udp-msg-", "tcp-msg-", "octet-msg-"] {
         let evs = srv.wait_for(tag, n, Duration::from_secs(20));
-        assert_exactly_once(&evs, tag, 0..n);
-        assert_messages(
+        assert_stored(
             &evs,
             tag,
+            0..n,
             (0..n).map(|i| format!("{tag}{i} user=alice action=login")),
         );
         // RFC 5424 header parsed: the app name is the process name.
@@ -441,10 +452,10 @@ fn curl_ndjson_and_hec_with_acks() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
     let evs = srv.wait_for("ndjson-msg-", 500, Duration::from_secs(20));
-    assert_exactly_once(&evs, "ndjson-msg-", 0..500);
-    assert_messages(
+    assert_stored(
         &evs,
         "ndjson-msg-",
+        0..500,
         (0..500).map(|i| format!("ndjson-msg-{i}")),
     );
     let evs = srv.wait_for("hec-msg-", 300, Duration::from_secs(20));
@@ -535,10 +546,10 @@ print(ok, len(errors) if isinstance(errors, list) else errors)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000 0");
     let evs = srv.wait_for("bulk-msg-", 1000, Duration::from_secs(20));
-    assert_exactly_once(&evs, "bulk-msg-", 0..1000);
-    assert_messages(
+    assert_stored(
         &evs,
         "bulk-msg-",
+        0..1000,
         (0..1000).map(|i| format!("bulk-msg-{i}")),
     );
     assert!(evs.iter().all(|e| e["host.name"] == "db-1"));
@@ -572,10 +583,10 @@ provider.shutdown()
         String::from_utf8_lossy(&out.stderr)
     );
     let evs = srv.wait_for("otlp-msg-", 400, Duration::from_secs(20));
-    assert_exactly_once(&evs, "otlp-msg-", 0..400);
-    assert_messages(
+    assert_stored(
         &evs,
         "otlp-msg-",
+        0..400,
         (0..400).map(|i| format!("otlp-msg-{i} payment declined")),
     );
     let e = &evs[0];
@@ -663,8 +674,7 @@ fn rsyslog_forwarding_plain_and_tls() {
             .spawn()
             .unwrap();
         let evs = run_shipper(child, &srv, tag, n);
-        assert_exactly_once(&evs, tag, 0..n);
-        assert_messages(&evs, tag, sent_lines(tag, n));
+        assert_stored(&evs, tag, 0..n, sent_lines(tag, n));
         assert!(
             evs.iter().all(|e| e["event.outcome"] == "failure"),
             "{}",
@@ -721,8 +731,7 @@ fn syslog_ng_forwarding_plain_and_tls() {
             .spawn()
             .unwrap();
         let evs = run_shipper(child, &srv, tag, n);
-        assert_exactly_once(&evs, tag, 0..n);
-        assert_messages(&evs, tag, sent_lines(tag, n));
+        assert_stored(&evs, tag, 0..n, sent_lines(tag, n));
     }
     srv.stop();
 }
@@ -838,10 +847,10 @@ fn file_tailing_across_rotation_and_restart() {
     } else {
         evs
     };
-    assert_exactly_once(&evs, "tail-msg-", 0..250);
-    assert_messages(
+    assert_stored(
         &evs,
         "tail-msg-",
+        0..250,
         (0..250).map(|i| {
             format!("Failed password for root from 198.51.100.7 port {i} ssh2 tail-msg-{i}")
         }),
