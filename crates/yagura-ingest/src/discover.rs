@@ -207,17 +207,13 @@ impl Walk<'_> {
                 kind,
             }),
             // Asked for by name: read as text (lines no parser knows are still events).
-            (Class::UnknownText, true) => self.found.files.push(InputFile {
+            (Class::UnknownText | Class::LogAsDocument, true) => self.found.files.push(InputFile {
                 path: path.to_path_buf(),
                 kind: InputKind::Text,
             }),
             (Class::UnknownText, false) => self.found.skipped.push(Skipped {
                 path: path.to_path_buf(),
                 reason: "text that no log parser recognises".into(),
-            }),
-            (Class::LogAsDocument, true) => self.found.files.push(InputFile {
-                path: path.to_path_buf(),
-                kind: InputKind::Text,
             }),
             (Class::LogAsDocument, false) => self.found.skipped.push(Skipped {
                 path: path.to_path_buf(),
