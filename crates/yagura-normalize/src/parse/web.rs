@@ -347,11 +347,16 @@ pub(crate) fn nginx_error(line: &str) -> Option<NginxError<'_>> {
     })
 }
 
-pub(crate) fn push_nginx_error(e: &NginxError<'_>, rec: &mut Record) {
-    out::dataset(rec, "nginx", "nginx.error");
+/// The fields every web server error event starts with.
+fn error_head(rec: &mut Record, module: &str, dataset: &str, level: &str) {
+    out::dataset(rec, module, dataset);
     rec.push("event.category", Kind::Str, "web");
     rec.push("event.type", Kind::Str, "error");
-    rec.push("log.level", Kind::Str, e.level);
+    rec.push("log.level", Kind::Str, level);
+}
+
+pub(crate) fn push_nginx_error(e: &NginxError<'_>, rec: &mut Record) {
+    error_head(rec, "nginx", "nginx.error", e.level);
     out::int(rec, "process.pid", e.pid);
     out::int(rec, "process.thread.id", e.tid);
     if let Some(c) = e.cid {
@@ -526,10 +531,7 @@ fn apache_error_body(ts: i64, rest: &str) -> Option<ApacheError<'_>> {
 }
 
 pub(crate) fn push_apache_error(e: &ApacheError<'_>, rec: &mut Record) {
-    out::dataset(rec, "apache", "apache.error");
-    rec.push("event.category", Kind::Str, "web");
-    rec.push("event.type", Kind::Str, "error");
-    rec.push("log.level", Kind::Str, e.level);
+    error_head(rec, "apache", "apache.error", e.level);
     if let Some(m) = e.module {
         rec.push("apache.error.module", Kind::Str, m);
     }
