@@ -178,6 +178,16 @@ impl<S: EventStore> Indexer<S> {
         }
     }
 
+    /// Keeps the counters in `stats` (so that they can be read before the indexer exists).
+    pub fn with_stats(mut self, stats: Arc<IndexerStats>) -> Self {
+        stats.last_seq.store(
+            self.stats.last_seq.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        self.stats = stats;
+        self
+    }
+
     /// Reports each source's event lag into the listeners' counters.
     pub fn with_metrics(mut self, metrics: Arc<yagura_collect::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);

@@ -168,13 +168,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let journal = Journal::open(&data_dir.join("store").join("journal"), store_cfg.fsync)?;
-        let stats_cell: Arc<std::sync::OnceLock<Arc<yagura_store::IndexerStats>>> = Arc::default();
+        let stats = Arc::new(yagura_store::IndexerStats::default());
         let gauges = {
-            let cell = stats_cell.clone();
+            let s = stats.clone();
             Arc::new(move || {
-                let Some(s) = cell.get() else {
-                    return Vec::new();
-                };
                 vec![
                     (
                         "yagura_store_events_total",
@@ -218,8 +215,9 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             tracing::error!("write-ahead log damage: {d}");
         }
         let wal: Arc<dyn Wal> = collector.wal.clone();
-        let indexer = Indexer::new(wal, journal).with_metrics(collector.intake.metrics.clone());
-        let _ = stats_cell.set(indexer.stats.clone());
+        let indexer = Indexer::new(wal, journal)
+            .with_stats(stats)
+            .with_metrics(collector.intake.metrics.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let indexer_thread = {
             let stop = stop.clone();
