@@ -133,7 +133,8 @@ fn sd_end(s: &str) -> Option<usize> {
 fn rfc3164<'a>(mut h: Header<'a>, s: &'a str, received_ms: i64) -> Option<Header<'a>> {
     let b = s.as_bytes();
     let mut i;
-    if let Some(m) = month(b) {
+    let month_name = month(b);
+    if let Some(m) = month_name {
         if b.get(3) != Some(&b' ') {
             return None;
         }
@@ -193,7 +194,7 @@ fn rfc3164<'a>(mut h: Header<'a>, s: &'a str, received_ms: i64) -> Option<Header
             }
         }
     }
-    let iso = month(b).is_none();
+    let iso = month_name.is_none();
     // `prog[pid]: msg` right after the time (no host), else `host prog[pid]: msg`.
     if let Some((app, pid, msg)) = tag(rest) {
         h.app = Some(app);
