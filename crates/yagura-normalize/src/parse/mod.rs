@@ -366,8 +366,12 @@ impl Parser {
             return event(source, true, ts);
         }
         rec.clear();
-        detected = SourceType::Json;
-        match json::parse(detected, doc, raw, received_ms, rec, &mut self.json) {
+        // Generic JSON fails only where every parser does (not an object): no second try then.
+        let generic = match detected {
+            SourceType::Json => None,
+            _ => json::parse(SourceType::Json, doc, raw, received_ms, rec, &mut self.json),
+        };
+        match generic {
             Some((source, ts)) => event(source, true, ts),
             None => {
                 rec.clear();
