@@ -228,11 +228,7 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
             bail!("{}", labels.from_after_to);
         }
     }
-    for p in &a.paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            bail!("{}: {}", p.display(), labels.missing_input);
-        }
-    }
+    check_inputs(&a.paths, labels.missing_input)?;
     for dir in &a.rules {
         if !dir.exists() {
             bail!("--rules {}: {}", dir.display(), labels.missing_input);
@@ -527,6 +523,16 @@ fn terminal_width(to_stdout: bool) -> Option<usize> {
         .nth(1)
         .and_then(|c| c.parse::<usize>().ok())
         .filter(|n| *n > 0)
+}
+
+/// Fails on the first of `paths` that does not exist; `missing` says so.
+pub(crate) fn check_inputs(paths: &[PathBuf], missing: &str) -> Result<()> {
+    for p in paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            bail!("{}: {missing}", p.display());
+        }
+    }
+    Ok(())
 }
 
 /// The pipelines of `--pipeline`: `passthrough`, or YAML files.

@@ -32,11 +32,7 @@ pub struct LintArgs {
 /// Runs the lint; exit status 1 when a rule was rejected.
 pub fn run(a: LintArgs) -> Result<ExitCode> {
     let t0 = std::time::Instant::now();
-    for p in &a.paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            anyhow::bail!("{}: no such file or folder", p.display());
-        }
-    }
+    super::hunt::check_inputs(&a.paths, "no such file or folder")?;
     let mut set = RuleSet::new();
     let opts = super::load_options(a.placeholders.as_deref())?;
     set.load_paths(&a.paths, &opts);
