@@ -652,14 +652,16 @@ fn derive_ecs(rec: &mut Record, channel: &str, id: u32, w: &Record) {
                 _ => "host",
             },
         );
-        push(rec, "process.executable", data("Image"));
-        exe_name(rec, "process.name", data("Image"));
+        let image = data("Image");
+        push(rec, "process.executable", image);
+        exe_name(rec, "process.name", image);
         push(rec, "process.command_line", data("CommandLine"));
         pid(rec, "process.pid", data("ProcessId"));
         push(rec, "process.entity_id", data("ProcessGuid"));
         push(rec, "process.working_directory", data("CurrentDirectory"));
-        push(rec, "process.parent.executable", data("ParentImage"));
-        exe_name(rec, "process.parent.name", data("ParentImage"));
+        let parent_image = data("ParentImage");
+        push(rec, "process.parent.executable", parent_image);
+        exe_name(rec, "process.parent.name", parent_image);
         push(
             rec,
             "process.parent.command_line",
@@ -765,16 +767,9 @@ fn derive_ecs(rec: &mut Record, channel: &str, id: u32, w: &Record) {
                     Kind::Str,
                     if id == 4688 { "start" } else { "end" },
                 );
-                push(
-                    rec,
-                    "process.executable",
-                    data("NewProcessName").or_else(|| data("ProcessName")),
-                );
-                exe_name(
-                    rec,
-                    "process.name",
-                    data("NewProcessName").or_else(|| data("ProcessName")),
-                );
+                let exe = data("NewProcessName").or_else(|| data("ProcessName"));
+                push(rec, "process.executable", exe);
+                exe_name(rec, "process.name", exe);
                 push(rec, "process.command_line", data("CommandLine"));
                 pid(
                     rec,
@@ -782,8 +777,9 @@ fn derive_ecs(rec: &mut Record, channel: &str, id: u32, w: &Record) {
                     data("NewProcessId").or_else(|| data("ProcessId")),
                 );
                 if id == 4688 {
-                    push(rec, "process.parent.executable", data("ParentProcessName"));
-                    exe_name(rec, "process.parent.name", data("ParentProcessName"));
+                    let parent = data("ParentProcessName");
+                    push(rec, "process.parent.executable", parent);
+                    exe_name(rec, "process.parent.name", parent);
                     pid(rec, "process.parent.pid", data("ProcessId"));
                 }
                 user(rec, data("SubjectUserName"), data("SubjectDomainName"));
