@@ -404,12 +404,8 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
             .collect();
     }
 
-    let layout = TableLayout::fit(
-        terminal_width(a.output.is_none()),
-        summary.file_record_width,
-        labels,
-    );
     let to_stdout = a.output.is_none();
+    let layout = TableLayout::fit(terminal_width(to_stdout), summary.file_record_width, labels);
     let pager = match (&out, format) {
         (Output::Stdout, Format::Table) if !a.no_pager && io::stdout().is_terminal() => {
             Pager::start()
