@@ -526,11 +526,12 @@ impl Parser {
     /// The parser of a syslog MSG, from the program name or the message.
     fn program(&mut self, app: Option<&str>, msg: &str, rec: &mut Record) -> (SourceType, bool) {
         let name = app.unwrap_or("");
-        if auth::is_auth_program(name) || msg.starts_with("pam_") {
+        let auth_program = auth::is_auth_program(name);
+        if auth_program || msg.starts_with("pam_") {
             if auth::program(app, msg, rec) {
                 return (SourceType::LinuxAuth, true);
             }
-            if auth::is_auth_program(name) {
+            if auth_program {
                 return (SourceType::LinuxAuth, false);
             }
         }
