@@ -14,11 +14,22 @@
 
 #![warn(missing_docs)]
 
+pub mod block;
+pub mod import;
+pub mod index;
 mod indexer;
 mod journal;
+pub mod merkle;
+pub mod proof;
+pub mod query;
+pub mod search;
+pub mod store;
+pub mod verify;
 
 pub use indexer::{Indexer, IndexerStats};
 pub use journal::{read_events, Journal};
+pub use search::{Reader, SearchOptions, SearchStats};
+pub use store::{Limit, Store, StoreConfig};
 
 /// Errors of a store.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +45,15 @@ pub enum StoreError {
     /// The log could not be read.
     #[error(transparent)]
     Wal(#[from] yagura_collect::wal::WalError),
+    /// Stored data is damaged or inconsistent.
+    #[error("{0}")]
+    Corrupt(String),
+    /// The index failed.
+    #[error("index: {0}")]
+    Index(String),
+    /// A query could not be run.
+    #[error("query: {0}")]
+    Query(String),
 }
 
 /// Where normalized events go.

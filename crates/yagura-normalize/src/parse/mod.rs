@@ -48,6 +48,7 @@ mod json;
 mod netfilter;
 mod out;
 mod pattern;
+mod sniff;
 mod syslog;
 mod time;
 mod web;
@@ -60,6 +61,7 @@ use serde_json::Value;
 use yagura_event::{Kind, Record};
 
 pub use out::write_json;
+pub use sniff::{file_mtime_ms, is_text_log};
 pub(crate) use time::Rfc3339;
 
 /// Source types. The names ([`SourceType::as_str`]) are what users write in configuration:

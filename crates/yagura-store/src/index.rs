@@ -1,0 +1,258 @@
+//! The tantivy index of a partition: which events hold which values, for filters, full text,
+//! time ranges and aggregations. The index is derived data: the blocks are the record, and a
+//! partition's index can always be rebuilt from them (and is, after a crash, for the blocks
+//! it had not yet committed).
+//!
+//! One document per event:
+//! - `f`: every ECS field but the text ones, as a JSON object (dotted keys expanded), indexed
+//!   raw (exact values, case-sensitive) and kept in columns (fast fields) for `stats`.
+//! - `text`: the event's text (`message`, else `event.original`) cut by
+//!   [`crate::query::text_tokens`] (words, and bigrams for Japanese, Chinese and Korean), with
+//!   positions for phrases.
+//! - `ts`: `@timestamp` in epoch milliseconds; `seq`: the store's sequence number; `loc`: block
+//!   number in the partition × 2^24 + position in the block.
+//! - `ip_*`: the usual IP fields as IP values, for CIDR ranges.
+
+use crate::query::text_tokens;
+use serde_json::Value;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::Path;
+use tantivy::schema::{
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
+    TextOptions, FAST, INDEXED,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{Index, TantivyDocument};
+
+/// Name of the full-text tokenizer.
+pub const TOKENIZER: &str = "yagura";
+
+/// Fields whose values are also indexed as IP addresses (CIDR queries use them).
+pub const IP_FIELDS: &[&str] = &[
+    "source.ip",
+    "destination.ip",
+    "client.ip",
+    "server.ip",
+    "host.ip",
+    "related.ip",
+    "observer.ip",
+];
+
+/// Fields that are not put in `f`.
+pub fn is_text_field(key: &str) -> bool {
+    matches!(
+        key,
+        "message" | "event.original" | "@timestamp" | "yagura.seq"
+    )
+}
+
+/// The schema's fields.
+#[derive(Clone)]
+pub struct Fields {
+    /// Schema.
+    pub schema: Schema,
+    /// JSON of ECS fields.
+    pub f: Field,
+    /// Full text.
+    pub text: Field,
+    /// Time, epoch ms.
+    pub ts: Field,
+    /// Sequence number.
+    pub seq: Field,
+    /// Block location.
+    pub loc: Field,
+    /// IP fields, in [`IP_FIELDS`] order.
+    pub ips: Vec<Field>,
+}
+
+/// The tantivy field name of an IP field.
+pub fn ip_field_name(ecs: &str) -> String {
+    format!("ip_{}", ecs.replace('.', "_"))
+}
+
+impl Fields {
+    /// Builds the schema.
+    pub fn new() -> Self {
+        let mut b = Schema::builder();
+        let json = JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_fast("raw")
+            .set_expand_dots_enabled();
+        let f = b.add_json_field("f", json);
+        let text = b.add_text_field(
+            "text",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(TOKENIZER)
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        );
+        let ts = b.add_i64_field("ts", INDEXED | FAST);
+        let seq = b.add_u64_field("seq", NumericOptions::default().set_indexed().set_fast());
+        let loc = b.add_u64_field("loc", FAST);
+        let ips = IP_FIELDS
+            .iter()
+            .map(|n| b.add_ip_addr_field(&ip_field_name(n), INDEXED | FAST))
+            .collect();
+        Self {
+            schema: b.build(),
+            f,
+            text,
+            ts,
+            seq,
+            loc,
+            ips,
+        }
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Tantivy tokenizer over [`text_tokens`].
+#[derive(Clone, Default)]
+pub struct TextTokenizer {
+    words: Vec<String>,
+}
+
+/// Token stream of [`TextTokenizer`].
+pub struct Tokens<'a> {
+    words: &'a [String],
+    i: usize,
+    token: Token,
+}
+
+impl Tokenizer for TextTokenizer {
+    type TokenStream<'a> = Tokens<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens<'a> {
+        self.words.clear();
+        text_tokens(text, &mut self.words);
+        Tokens {
+            words: &self.words,
+            i: 0,
+            token: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for Tokens<'_> {
+    fn advance(&mut self) -> bool {
+        let Some(w) = self.words.get(self.i) else {
+            return false;
+        };
+        self.token.text.clear();
+        self.token.text.push_str(w);
+        self.token.position = self.i;
+        self.token.position_length = 1;
+        self.i += 1;
+        true
+    }
+    fn token(&self) -> &Token {
+        &self.token
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
+/// Opens a partition's index, creating it if absent; the tokenizer is registered.
+pub fn open(dir: &Path, fields: &Fields) -> tantivy::Result<Index> {
+    std::fs::create_dir_all(dir)?;
+    let index = if dir.join("meta.json").exists() {
+        Index::open_in_dir(dir)?
+    } else {
+        Index::create_in_dir(dir, fields.schema.clone())?
+    };
+    index
+        .tokenizers()
+        .register(TOKENIZER, TextTokenizer::default());
+    Ok(index)
+}
+
+fn owned(v: &Value) -> tantivy::schema::OwnedValue {
+    use tantivy::schema::OwnedValue as O;
+    match v {
+        Value::Null => O::Null,
+        Value::Bool(b) => O::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => O::I64(i),
+            (_, Some(u), _) => O::U64(u),
+            (_, _, Some(f)) => O::F64(f),
+            _ => O::Str(n.to_string()),
+        },
+        // Strings stay strings (tantivy would turn date-like ones into dates).
+        Value::String(s) => O::Str(s.clone()),
+        Value::Array(a) => O::Array(a.iter().map(owned).collect()),
+        Value::Object(o) => O::Object(o.iter().map(|(k, v)| (k.clone(), owned(v))).collect()),
+    }
+}
+
+fn ip_of(s: &str) -> Option<Ipv6Addr> {
+    let s = s.trim_start_matches('[').trim_end_matches(']');
+    match s.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => Some(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => Some(v6),
+    }
+}
+
+/// The text that is searched in full text: `message`, else `event.original`.
+pub fn text_of(doc: &serde_json::Map<String, Value>) -> Option<&str> {
+    crate::query::event_text(doc)
+}
+
+/// The tantivy document of one event.
+pub fn document(
+    fields: &Fields,
+    doc: &serde_json::Map<String, Value>,
+    ts_ms: i64,
+    seq: u64,
+    loc: u64,
+) -> TantivyDocument {
+    let mut d = TantivyDocument::new();
+    let mut obj = Vec::with_capacity(doc.len());
+    for (k, v) in doc {
+        if is_text_field(k) {
+            continue;
+        }
+        obj.push((k.clone(), owned(v)));
+        if let Some(i) = IP_FIELDS.iter().position(|f| f == k) {
+            let mut add = |s: &str| {
+                if let Some(ip) = ip_of(s) {
+                    d.add_ip_addr(fields.ips[i], ip);
+                }
+            };
+            match v {
+                Value::String(s) => add(s),
+                Value::Array(a) => a.iter().filter_map(Value::as_str).for_each(add),
+                _ => {}
+            }
+        }
+    }
+    d.add_field_value(fields.f, &tantivy::schema::OwnedValue::Object(obj));
+    if let Some(t) = text_of(doc) {
+        d.add_text(fields.text, t);
+    }
+    d.add_i64(fields.ts, ts_ms);
+    d.add_u64(fields.seq, seq);
+    d.add_u64(fields.loc, loc);
+    d
+}
+
+/// Packs a block number and a position in it.
+pub fn loc(block: usize, pos: usize) -> u64 {
+    ((block as u64) << 24) | pos as u64
+}
+
+/// Unpacks [`loc`].
+pub fn unloc(l: u64) -> (usize, usize) {
+    ((l >> 24) as usize, (l & 0xff_ffff) as usize)
+}

@@ -1,0 +1,936 @@
+//! The embedded store: time partitions per source, blocks signed into one Merkle log, a
+//! tantivy index per partition.
+//!
+//! ```text
+//! DIR/parts/<source>/<YYYY-MM-DD>/blocks.dat   blocks (crate::block), append-only
+//! DIR/parts/<source>/<YYYY-MM-DD>/index/       tantivy index of the partition
+//! DIR/log/leaves.dat                           flush groups of Merkle leaves (below)
+//! DIR/log/heads.dat                            signed tree heads, 112 bytes each
+//! DIR/keys/signing.key, signing.pub            the installation's ed25519 key
+//! ```
+//!
+//! **Flush.** Appended events wait in memory, per partition, until a flush (at 64 Ki events, 32
+//! MiB, or when the oldest is 2 s old). A flush writes one block per partition, then appends one
+//! *group* to `leaves.dat` — `u32 length | u32 leaf count | (u32 length | leaf)… | u64 watermark |
+//! u64 last event id | u32 CRC-32` — then signs a tree head. The group is the commit point: on
+//! open, a group torn by a crash is cut, and so is every block that no logged leaf names. The
+//! watermark is the last write-ahead log sequence number the group completes, which the indexer
+//! resumes after; so a crash anywhere loses nothing the log still holds and duplicates nothing.
+//!
+//! **Event ids.** Every stored event gets the store's own sequence number, `yagura.seq` (1, 2,
+//! 3… in storage order), whether it came from the log or from `yagura import`.
+
+use crate::block::{self, BlockBuilder, BlockFile, BlockMeta};
+use crate::index::{self, Fields};
+use crate::merkle::{BlockLeaf, DeletionLeaf, Leaf, Tree};
+use crate::proof::{SignedTreeHead, Signer, TreeHead};
+use crate::{EventStore, StoreError};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tantivy::{IndexWriter, TantivyDocument};
+
+/// Retention of one source: whole partitions older than `days`, or beyond `bytes`, are dropped.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Days of data kept (by event time, whole UTC days).
+    pub days: Option<u32>,
+    /// Bytes kept on disk for the source (oldest partitions dropped first).
+    pub bytes: Option<u64>,
+}
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// fdatasync blocks and the log at every sync.
+    pub fsync: bool,
+    /// Events per flush at most.
+    pub flush_events: usize,
+    /// Uncompressed bytes per flush at most.
+    pub flush_bytes: usize,
+    /// Oldest pending event's age that triggers a flush.
+    pub flush_age: Duration,
+    /// Index commit interval (search sees events after it).
+    pub index_commit: Duration,
+    /// Memory for each open index writer.
+    pub writer_memory: usize,
+    /// Open index writers at most (least recently used are closed).
+    pub max_writers: usize,
+    /// Retention for sources without their own.
+    pub retention: Limit,
+    /// Per source (`event.module`) retention.
+    pub retention_by_source: BTreeMap<String, Limit>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            fsync: true,
+            flush_events: 64 << 10,
+            flush_bytes: 32 << 20,
+            flush_age: Duration::from_secs(2),
+            index_commit: Duration::from_secs(2),
+            writer_memory: 64 << 20,
+            max_writers: 8,
+            retention: Limit::default(),
+            retention_by_source: BTreeMap::new(),
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn tv(what: &str) -> impl FnOnce(tantivy::TantivyError) -> StoreError + '_ {
+    move |e| StoreError::Index(format!("{what}: {e}"))
+}
+
+/// The partition source name of an event: its `event.module`, made safe as a folder name.
+pub fn source_of(doc: &Map<String, Value>) -> String {
+    let raw = doc
+        .get("event.module")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let s: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        "unknown".into()
+    } else {
+        s
+    }
+}
+
+/// `YYYY-MM-DD` of epoch milliseconds.
+pub fn day_of(ms: i64) -> String {
+    let s = yagura_normalize::Rfc3339(ms).to_string();
+    s[..10].to_owned()
+}
+
+/// Epoch ms of the start of a `YYYY-MM-DD` day.
+pub fn day_start(day: &str) -> Option<i64> {
+    yagura_normalize::parse_timestamp(&format!("{day}T00:00:00Z"))
+}
+
+/// The time of an event: its `@timestamp`.
+pub fn time_of(doc: &Map<String, Value>) -> Option<i64> {
+    match doc.get("@timestamp")? {
+        Value::String(s) => yagura_normalize::parse_timestamp(s),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// One flush group read from the log.
+pub struct Group {
+    /// Its leaves' encodings.
+    pub leaves: Vec<Vec<u8>>,
+    /// Last write-ahead log sequence number complete after it.
+    pub watermark: u64,
+    /// Last event id stored by it (or before it).
+    pub last_id: u64,
+}
+
+/// Reads the flush groups of `leaves.dat`: the whole ones, and the offset where they end.
+pub fn read_groups(path: &Path) -> Result<(Vec<Group>, u64, Option<String>), StoreError> {
+    let mut data = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut data).map_err(io(path))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(path)(e)),
+    }
+    let mut groups = Vec::new();
+    let mut at = 0usize;
+    let mut stopped = None;
+    while at < data.len() {
+        match parse_group(&data[at..]) {
+            Ok((len, g)) => {
+                groups.push(g);
+                at += len;
+            }
+            Err(why) => {
+                stopped = Some(format!("{}: offset {at}: {why}", path.display()));
+                break;
+            }
+        }
+    }
+    Ok((groups, at as u64, stopped))
+}
+
+fn parse_group(b: &[u8]) -> Result<(usize, Group), String> {
+    let u32_at = |at: usize| -> Result<u32, String> {
+        b.get(at..at + 4)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+            .ok_or_else(|| "truncated group".to_string())
+    };
+    let len = u32_at(0)? as usize;
+    let end = 4usize.checked_add(len).ok_or("bad length")?;
+    if end + 4 > b.len() || len < 20 {
+        return Err("truncated group".into());
+    }
+    let crc = u32_at(end)?;
+    if crc32fast::hash(&b[..end]) != crc {
+        return Err("group checksum mismatch".into());
+    }
+    let n = u32_at(4)? as usize;
+    let mut at = 8;
+    let mut leaves = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let l = u32_at(at)? as usize;
+        let leaf = b
+            .get(at + 4..at + 4 + l)
+            .filter(|_| at + 4 + l <= end)
+            .ok_or("truncated leaf")?;
+        leaves.push(leaf.to_vec());
+        at += 4 + l;
+    }
+    if at + 16 != end {
+        return Err("group length does not match its leaves".into());
+    }
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&b[at + 8..at + 16]);
+    Ok((
+        end + 4,
+        Group {
+            leaves,
+            watermark: u64::from_be_bytes(w),
+            last_id: u64::from_be_bytes(id),
+        },
+    ))
+}
+
+fn encode_group(leaves: &[Vec<u8>], watermark: u64, last_id: u64) -> Vec<u8> {
+    let body: usize = leaves.iter().map(|l| 4 + l.len()).sum::<usize>() + 4 + 16;
+    let mut out = Vec::with_capacity(body + 8);
+    out.extend_from_slice(&(body as u32).to_be_bytes());
+    out.extend_from_slice(&(leaves.len() as u32).to_be_bytes());
+    for l in leaves {
+        out.extend_from_slice(&(l.len() as u32).to_be_bytes());
+        out.extend_from_slice(l);
+    }
+    out.extend_from_slice(&watermark.to_be_bytes());
+    out.extend_from_slice(&last_id.to_be_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// Reads the signed heads of `heads.dat` (whole records only).
+pub fn read_heads(path: &Path) -> Result<Vec<SignedTreeHead>, StoreError> {
+    let data = match fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut out = Vec::new();
+    for (i, c) in data
+        .chunks_exact(crate::proof::SIGNED_TREE_HEAD_LEN)
+        .enumerate()
+    {
+        out.push(
+            SignedTreeHead::decode(c)
+                .map_err(|e| StoreError::Corrupt(format!("{}: head {i}: {e}", path.display())))?,
+        );
+    }
+    Ok(out)
+}
+
+/// A partition being written.
+struct Part {
+    dir: PathBuf,
+    file: BlockFile,
+    /// Blocks with their global leaf index.
+    blocks: Vec<(BlockMeta, u64)>,
+    writer: Option<IndexWriter<TantivyDocument>>,
+    /// Blocks the index holds (committed), and added since the last commit.
+    indexed: usize,
+    staged: usize,
+    last_used: Instant,
+    synced: bool,
+}
+
+/// Events waiting for the next flush, per partition.
+#[derive(Default)]
+struct Pending {
+    builder: BlockBuilder,
+    docs: Vec<(u64, i64, Map<String, Value>)>,
+}
+
+/// The embedded event store.
+pub struct Store {
+    dir: PathBuf,
+    cfg: StoreConfig,
+    fields: Fields,
+    signer: Signer,
+    tree: Tree,
+    leaves_file: File,
+    heads_file: File,
+    parts: HashMap<String, Part>,
+    pending: BTreeMap<String, Pending>,
+    pending_events: usize,
+    pending_bytes: usize,
+    oldest_pending: Option<Instant>,
+    /// Last sequence number flushed (and, after sync, durable).
+    flushed_seq: u64,
+    durable_seq: u64,
+    pending_seq: u64,
+    /// Last event id assigned (stored or pending), and the last one flushed.
+    next_id: u64,
+    flushed_id: u64,
+    last_index_commit: Instant,
+    record: Vec<u8>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, recovering from a crash: torn groups and blocks
+    /// no logged leaf names are cut; blocks not yet in a partition's index are indexed again.
+    pub fn open(dir: &Path, cfg: StoreConfig) -> Result<Self, StoreError> {
+        let log_dir = dir.join("log");
+        fs::create_dir_all(&log_dir).map_err(io(&log_dir))?;
+        fs::create_dir_all(dir.join("parts")).map_err(io(dir))?;
+        let signer = Signer::load_or_create(&dir.join("keys"))
+            .map_err(|e| StoreError::Corrupt(format!("signing key: {e}")))?;
+        let leaves_path = log_dir.join("leaves.dat");
+        let (groups, good, stopped) = read_groups(&leaves_path)?;
+        let leaves_file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&leaves_path)
+            .map_err(io(&leaves_path))?;
+        let len = leaves_file.metadata().map_err(io(&leaves_path))?.len();
+        if good < len {
+            tracing::warn!(
+                "{}: cut {} bytes of a flush torn by a crash{}",
+                leaves_path.display(),
+                len - good,
+                stopped.map(|s| format!(" ({s})")).unwrap_or_default()
+            );
+            leaves_file.set_len(good).map_err(io(&leaves_path))?;
+        }
+        let mut tree = Tree::new();
+        let mut by_part: HashMap<String, Vec<(Vec<u8>, u64)>> = HashMap::new();
+        let mut deleted: HashMap<String, ()> = HashMap::new();
+        let mut watermark = 0;
+        let mut last_id = 0;
+        for g in &groups {
+            for l in &g.leaves {
+                let idx = tree.len() as u64;
+                tree.push(crate::merkle::leaf_hash(l));
+                match Leaf::decode(l) {
+                    Ok(Leaf::Block(b)) => by_part
+                        .entry(b.partition.clone())
+                        .or_default()
+                        .push((l.clone(), idx)),
+                    Ok(Leaf::Deletion(d)) => {
+                        by_part.remove(&d.partition);
+                        deleted.insert(d.partition.clone(), ());
+                    }
+                    Err(e) => {
+                        return Err(StoreError::Corrupt(format!(
+                            "{}: leaf {idx} cannot be decoded: {e}",
+                            leaves_path.display()
+                        )))
+                    }
+                }
+            }
+            watermark = g.watermark;
+            last_id = g.last_id;
+        }
+        let heads_path = log_dir.join("heads.dat");
+        let heads_file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&heads_path)
+            .map_err(io(&heads_path))?;
+        let hlen = heads_file.metadata().map_err(io(&heads_path))?.len();
+        let whole = hlen - hlen % crate::proof::SIGNED_TREE_HEAD_LEN as u64;
+        if whole < hlen {
+            heads_file.set_len(whole).map_err(io(&heads_path))?;
+        }
+        let heads = read_heads(&heads_path)?;
+        let mut store = Self {
+            dir: dir.to_owned(),
+            fields: Fields::new(),
+            signer,
+            tree,
+            leaves_file,
+            heads_file,
+            parts: HashMap::new(),
+            pending: BTreeMap::new(),
+            pending_events: 0,
+            pending_bytes: 0,
+            oldest_pending: None,
+            flushed_seq: watermark,
+            durable_seq: watermark,
+            pending_seq: watermark,
+            next_id: last_id,
+            flushed_id: last_id,
+            last_index_commit: Instant::now(),
+            record: Vec::new(),
+            cfg,
+        };
+        // Partitions: keep the blocks the log names, cut the rest, catch the index up.
+        let mut keys: Vec<String> = by_part.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            let logged = by_part.remove(&key).unwrap_or_default();
+            store.recover_part(&key, &logged)?;
+        }
+        if heads.last().map_or(0, |h| h.head.size) < store.tree.len() as u64 {
+            store.sign_head()?;
+        }
+        Ok(store)
+    }
+
+    fn part_dir(&self, key: &str) -> PathBuf {
+        self.dir.join("parts").join(key)
+    }
+
+    fn recover_part(&mut self, key: &str, logged: &[(Vec<u8>, u64)]) -> Result<(), StoreError> {
+        let dir = self.part_dir(key);
+        let path = dir.join("blocks.dat");
+        let scan = block::scan(&path)?;
+        let mut blocks = Vec::new();
+        let mut good = 0;
+        for (meta, (leaf, idx)) in scan.blocks.into_iter().zip(logged) {
+            if &meta.leaf_bytes != leaf {
+                break;
+            }
+            good = meta.offset + meta.len;
+            blocks.push((meta, *idx));
+        }
+        if blocks.len() < logged.len() {
+            tracing::error!(
+                "{}: {} of the {} blocks the log names are missing or altered; `yagura verify` names them",
+                path.display(),
+                logged.len() - blocks.len(),
+                logged.len()
+            );
+            // Keep what is there; never cut logged data.
+            good = scan.file_len.max(good);
+        }
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let file = BlockFile::open(&path, good)?;
+        let mut part = Part {
+            dir,
+            file,
+            blocks,
+            writer: None,
+            indexed: 0,
+            staged: 0,
+            last_used: Instant::now(),
+            synced: true,
+        };
+        let index = index::open(&part.dir.join("index"), &self.fields).map_err(tv(key))?;
+        let metas = index.load_metas().map_err(tv(key))?;
+        let indexed: usize = metas
+            .payload
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        part.indexed = indexed.min(part.blocks.len());
+        part.staged = part.indexed;
+        if indexed > part.blocks.len() {
+            tracing::warn!("{key}: the index holds blocks the log does not; rebuilding it");
+            part.indexed = 0;
+            part.staged = 0;
+            drop(index);
+            let idir = part.dir.join("index");
+            fs::remove_dir_all(&idir).map_err(io(&idir))?;
+        }
+        if part.indexed < part.blocks.len() {
+            tracing::info!(
+                "{key}: indexing {} blocks the index had not committed",
+                part.blocks.len() - part.indexed
+            );
+            self.parts.insert(key.to_owned(), part);
+            self.reindex_tail(key)?;
+        } else {
+            self.parts.insert(key.to_owned(), part);
+        }
+        Ok(())
+    }
+
+    /// Indexes the blocks of `key` the index lacks, from the blocks file.
+    fn reindex_tail(&mut self, key: &str) -> Result<(), StoreError> {
+        self.ensure_writer(key)?;
+        let fields = self.fields.clone();
+        let Some(part) = self.parts.get_mut(key) else {
+            return Ok(());
+        };
+        let mut f = File::open(&part.file.path).map_err(io(&part.file.path))?;
+        for bi in part.staged..part.blocks.len() {
+            let meta = &part.blocks[bi].0;
+            let data = block::read(&mut f, &part.file.path, meta.offset, meta.len)?;
+            let Some(w) = part.writer.as_mut() else {
+                break;
+            };
+            for (pos, rec) in data.records().enumerate() {
+                let Ok(doc) = serde_json::from_slice::<Map<String, Value>>(rec) else {
+                    continue;
+                };
+                let seq = doc.get("yagura.seq").and_then(Value::as_u64).unwrap_or(0);
+                let ts = time_of(&doc).unwrap_or(0);
+                w.add_document(index::document(&fields, &doc, ts, seq, index::loc(bi, pos)))
+                    .map_err(tv(key))?;
+            }
+        }
+        part.staged = part.blocks.len();
+        self.commit_index(key)
+    }
+
+    fn ensure_writer(&mut self, key: &str) -> Result<(), StoreError> {
+        if self.parts.get(key).is_some_and(|p| p.writer.is_some()) {
+            if let Some(p) = self.parts.get_mut(key) {
+                p.last_used = Instant::now();
+            }
+            return Ok(());
+        }
+        // Close the least recently used writers beyond the limit.
+        loop {
+            let open: Vec<(&String, Instant)> = self
+                .parts
+                .iter()
+                .filter(|(_, p)| p.writer.is_some())
+                .map(|(k, p)| (k, p.last_used))
+                .collect();
+            if open.len() < self.cfg.max_writers.max(1) {
+                break;
+            }
+            let Some(oldest) = open
+                .iter()
+                .min_by_key(|(_, t)| *t)
+                .map(|(k, _)| (*k).clone())
+            else {
+                break;
+            };
+            self.commit_index(&oldest)?;
+            if let Some(p) = self.parts.get_mut(&oldest) {
+                if let Some(w) = p.writer.take() {
+                    w.wait_merging_threads().map_err(tv(&oldest))?;
+                }
+            }
+        }
+        let fields = self.fields.clone();
+        let mem = self.cfg.writer_memory;
+        let Some(part) = self.parts.get_mut(key) else {
+            return Ok(());
+        };
+        let index = index::open(&part.dir.join("index"), &fields).map_err(tv(key))?;
+        let writer = index
+            .writer_with_num_threads(1, mem.max(15 << 20))
+            .map_err(tv(key))?;
+        part.writer = Some(writer);
+        part.last_used = Instant::now();
+        Ok(())
+    }
+
+    fn commit_index(&mut self, key: &str) -> Result<(), StoreError> {
+        let Some(part) = self.parts.get_mut(key) else {
+            return Ok(());
+        };
+        if part.staged == part.indexed {
+            return Ok(());
+        }
+        if let Some(w) = part.writer.as_mut() {
+            let mut c = w.prepare_commit().map_err(tv(key))?;
+            c.set_payload(&part.staged.to_string());
+            c.commit().map_err(tv(key))?;
+            part.indexed = part.staged;
+        }
+        Ok(())
+    }
+
+    fn sign_head(&mut self) -> Result<(), StoreError> {
+        let head = TreeHead {
+            size: self.tree.len() as u64,
+            root: self.tree.root(),
+            timestamp_ms: now_ms(),
+        };
+        let signed = self.signer.sign_head(&head);
+        let path = self.dir.join("log").join("heads.dat");
+        self.heads_file
+            .write_all(&signed.encode())
+            .map_err(io(&path))?;
+        Ok(())
+    }
+
+    /// The installation's public key, hex.
+    pub fn public_key_hex(&self) -> String {
+        self.signer.public_key_hex()
+    }
+
+    /// Writes every pending event: one block per partition, one log group, one signed head.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut leaves = Vec::with_capacity(pending.len());
+        let mut touched = Vec::with_capacity(pending.len());
+        let fields = self.fields.clone();
+        for (key, mut p) in pending {
+            if !self.parts.contains_key(&key) {
+                self.recover_part(&key, &[])?;
+            }
+            let (bytes, leaf) = p.builder.finish(&key)?;
+            let leaf_bytes = Leaf::Block(leaf.clone()).encode();
+            let Some(part) = self.parts.get_mut(&key) else {
+                continue;
+            };
+            let offset = part.file.append(&bytes)?;
+            part.synced = false;
+            let idx = (self.tree.len() + leaves.len()) as u64;
+            part.blocks.push((
+                BlockMeta {
+                    offset,
+                    len: bytes.len() as u64,
+                    leaf,
+                    leaf_bytes: leaf_bytes.clone(),
+                },
+                idx,
+            ));
+            leaves.push(leaf_bytes);
+            touched.push((key, p.docs));
+        }
+        // The commit point.
+        let group = encode_group(&leaves, self.pending_seq, self.next_id);
+        let lpath = self.dir.join("log").join("leaves.dat");
+        self.leaves_file.write_all(&group).map_err(io(&lpath))?;
+        for l in &leaves {
+            self.tree.push(crate::merkle::leaf_hash(l));
+        }
+        self.flushed_seq = self.pending_seq;
+        self.flushed_id = self.next_id;
+        self.sign_head()?;
+        self.pending_events = 0;
+        self.pending_bytes = 0;
+        self.oldest_pending = None;
+        // Index the new blocks.
+        for (key, docs) in touched {
+            self.ensure_writer(&key)?;
+            let Some(part) = self.parts.get_mut(&key) else {
+                continue;
+            };
+            let bi = part.blocks.len() - 1;
+            if part.staged != bi {
+                // The index lags (a writer was closed with uncommitted blocks): catch up first.
+                let _ = part;
+                self.reindex_tail(&key)?;
+                continue;
+            }
+            if let Some(w) = part.writer.as_mut() {
+                for (pos, (seq, ts, doc)) in docs.into_iter().enumerate() {
+                    w.add_document(index::document(&fields, &doc, ts, seq, index::loc(bi, pos)))
+                        .map_err(tv(&key))?;
+                }
+            }
+            part.staged = bi + 1;
+        }
+        if self.last_index_commit.elapsed() >= self.cfg.index_commit {
+            self.commit_all_indexes()?;
+        }
+        Ok(())
+    }
+
+    /// Commits every partition's index (search sees everything flushed).
+    pub fn commit_all_indexes(&mut self) -> Result<(), StoreError> {
+        let keys: Vec<String> = self.parts.keys().cloned().collect();
+        for k in keys {
+            self.commit_index(&k)?;
+        }
+        self.last_index_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Flushes, commits every index and closes the writers (waits for their merges).
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        self.sync_files()?;
+        self.commit_all_indexes()?;
+        for (k, p) in self.parts.iter_mut() {
+            if let Some(w) = p.writer.take() {
+                w.wait_merging_threads().map_err(tv(k))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_files(&mut self) -> Result<(), StoreError> {
+        if !self.cfg.fsync {
+            return Ok(());
+        }
+        for p in self.parts.values_mut() {
+            if !p.synced {
+                p.file.sync()?;
+                p.synced = true;
+            }
+        }
+        let lpath = self.dir.join("log");
+        self.leaves_file.sync_data().map_err(io(&lpath))?;
+        self.heads_file.sync_data().map_err(io(&lpath))?;
+        sync_dir(&self.dir.join("parts"));
+        sync_dir(&lpath);
+        Ok(())
+    }
+
+    /// Appends one event given as a JSON object already parsed; `wal_seq`: its write-ahead log
+    /// sequence number, if it came from the log. Returns the event's id (`yagura.seq`).
+    pub fn append_doc(
+        &mut self,
+        wal_seq: Option<u64>,
+        mut doc: Map<String, Value>,
+    ) -> Result<u64, StoreError> {
+        self.next_id += 1;
+        let seq = self.next_id;
+        let ts = time_of(&doc).unwrap_or_else(now_ms);
+        let key = format!("{}/{}", source_of(&doc), day_of(ts));
+        doc.remove("yagura.seq");
+        self.record.clear();
+        self.record.extend_from_slice(b"{\"yagura.seq\":");
+        self.record.extend_from_slice(itoa_u64(seq).as_bytes());
+        let body = serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        match body.strip_prefix(b"{") {
+            Some(rest) if rest.first() != Some(&b'}') => {
+                self.record.push(b',');
+                self.record.extend_from_slice(rest);
+            }
+            _ => self.record.push(b'}'),
+        }
+        let p = self.pending.entry(key).or_default();
+        p.builder.push(seq, ts, &self.record);
+        self.pending_bytes += self.record.len();
+        p.docs.push((seq, ts, doc));
+        self.pending_events += 1;
+        if let Some(w) = wal_seq {
+            self.pending_seq = w;
+        }
+        self.oldest_pending.get_or_insert_with(Instant::now);
+        if self.pending_events >= self.cfg.flush_events
+            || self.pending_bytes >= self.cfg.flush_bytes
+        {
+            self.flush()?;
+        }
+        Ok(seq)
+    }
+
+    /// The id of the last event flushed.
+    pub fn last_id(&self) -> u64 {
+        self.flushed_id
+    }
+
+    /// Drops partitions beyond their source's retention (whole partitions; each drop is a
+    /// signed deletion leaf). `today`: epoch ms of now. Returns the partitions dropped.
+    pub fn enforce_retention(&mut self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.flush()?;
+        let mut by_source: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+        for (key, p) in &self.parts {
+            let Some((source, _)) = key.split_once('/') else {
+                continue;
+            };
+            by_source
+                .entry(source.to_owned())
+                .or_default()
+                .push((key.clone(), p.file.len + dir_size(&p.dir.join("index"))));
+        }
+        let mut drop_keys = Vec::new();
+        for (source, mut parts) in by_source {
+            let limit = self
+                .cfg
+                .retention_by_source
+                .get(&source)
+                .unwrap_or(&self.cfg.retention)
+                .clone();
+            parts.sort();
+            if let Some(days) = limit.days {
+                let keep_from = now - days as i64 * 86_400_000;
+                let keep_day = day_of(keep_from);
+                for (k, _) in &parts {
+                    if k.split_once('/')
+                        .is_some_and(|(_, d)| d < keep_day.as_str())
+                    {
+                        drop_keys.push((k.clone(), format!("retention: {days} days")));
+                    }
+                }
+            }
+            if let Some(max) = limit.bytes {
+                let mut total: u64 = parts.iter().map(|(_, b)| b).sum();
+                for (k, b) in &parts {
+                    if total <= max {
+                        break;
+                    }
+                    if !drop_keys.iter().any(|(d, _)| d == k) {
+                        drop_keys.push((k.clone(), format!("retention: {max} bytes")));
+                    }
+                    total -= b;
+                }
+            }
+        }
+        let mut dropped = Vec::new();
+        for (key, reason) in drop_keys {
+            self.drop_partition(&key, &reason, now)?;
+            dropped.push(key);
+        }
+        Ok(dropped)
+    }
+
+    fn drop_partition(&mut self, key: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+        let Some(mut part) = self.parts.remove(key) else {
+            return Ok(());
+        };
+        if let Some(w) = part.writer.take() {
+            drop(w);
+        }
+        let leaf = Leaf::Deletion(DeletionLeaf {
+            partition: key.to_owned(),
+            leaf_indices: part.blocks.iter().map(|(_, i)| *i).collect(),
+            events: part.blocks.iter().map(|(m, _)| m.leaf.count as u64).sum(),
+            reason: reason.to_owned(),
+            at_ms: now,
+        })
+        .encode();
+        // Record the deletion (signed) before removing anything.
+        let group = encode_group(
+            std::slice::from_ref(&leaf),
+            self.flushed_seq,
+            self.flushed_id,
+        );
+        let lpath = self.dir.join("log").join("leaves.dat");
+        self.leaves_file.write_all(&group).map_err(io(&lpath))?;
+        self.tree.push(crate::merkle::leaf_hash(&leaf));
+        self.sign_head()?;
+        self.sync_files_force()?;
+        fs::remove_dir_all(&part.dir).map_err(io(&part.dir))?;
+        if let Some(parent) = part.dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
+        tracing::info!("dropped partition {key} ({reason})");
+        Ok(())
+    }
+
+    fn sync_files_force(&mut self) -> Result<(), StoreError> {
+        let lpath = self.dir.join("log");
+        self.leaves_file.sync_data().map_err(io(&lpath))?;
+        self.heads_file.sync_data().map_err(io(&lpath))?;
+        Ok(())
+    }
+
+    /// Partitions held and their block counts (for tests and reports).
+    pub fn partitions(&self) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = self
+            .parts
+            .iter()
+            .map(|(k, p)| (k.clone(), p.blocks.len()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Leaves in the Merkle log.
+    pub fn tree_size(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// Leaf hashes of the log (for proofs).
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// The store's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Total size of the files under `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => n += dir_size(&e.path()),
+                Ok(m) => n += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
+
+fn sync_dir(d: &Path) {
+    if let Ok(f) = File::open(d) {
+        let _ = f.sync_all();
+    }
+}
+
+fn itoa_u64(n: u64) -> String {
+    n.to_string()
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl EventStore for Store {
+    fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError> {
+        match serde_json::from_slice::<Map<String, Value>>(doc) {
+            Ok(m) => self.append_doc(Some(seq), m).map(|_| ()),
+            Err(e) => {
+                tracing::error!("event {seq}: not a JSON object ({e}); not stored");
+                Ok(())
+            }
+        }
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if self
+            .oldest_pending
+            .is_some_and(|t| t.elapsed() >= self.cfg.flush_age)
+        {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<u64, StoreError> {
+        self.commit()?;
+        self.sync_files()?;
+        if self.last_index_commit.elapsed() >= self.cfg.index_commit {
+            self.commit_all_indexes()?;
+        }
+        self.durable_seq = self.flushed_seq;
+        Ok(self.durable_seq)
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.durable_seq
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_leaf_types(_: &BlockLeaf) {}
