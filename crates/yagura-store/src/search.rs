@@ -29,7 +29,7 @@ use tantivy::query::{
     RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Type};
-use tantivy::{DocId, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentReader, Term};
+use tantivy::{DocId, IndexReader, ReloadPolicy, Score, Searcher, SegmentReader, Term};
 
 /// Time range and limits of a search.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +56,6 @@ pub struct SearchStats {
 struct PartReader {
     key: String,
     day: i64,
-    index: Index,
     reader: IndexReader,
     path: PathBuf,
     blocks: Vec<BlockMeta>,
@@ -137,7 +136,6 @@ impl Reader {
                     PartReader {
                         key: key.clone(),
                         day,
-                        index,
                         reader,
                         path: path.clone(),
                         blocks: Vec::new(),

@@ -34,6 +34,16 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Print every stored event as one JSON line.
     Dump(cmd::data::DumpArgs),
+    /// Load EVTX, JSON and text log files into the store (through the same parsers as serve).
+    Import(cmd::store::ImportArgs),
+    /// Search the store with the pipe query language (docs/query.md).
+    Search(cmd::store::SearchArgs),
+    /// Recompute every hash and signature of the store; exits 1 when anything fails.
+    Verify(cmd::store::VerifyArgs),
+    /// Print the inclusion proof of one stored event (checkable with the public key alone).
+    Prove(cmd::store::ProveArgs),
+    /// Check an inclusion proof against a public key.
+    VerifyProof(cmd::store::VerifyProofArgs),
     /// Records that could not be accepted: list or replay them.
     Deadletter {
         #[command(subcommand)]
@@ -60,6 +70,11 @@ fn main() -> ExitCode {
         Command::Hunt(a) => cmd::hunt::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Dump(a) => cmd::data::dump(a),
+        Command::Import(a) => cmd::store::import_cmd(a),
+        Command::Search(a) => cmd::store::search_cmd(a),
+        Command::Verify(a) => cmd::store::verify_cmd(a),
+        Command::Prove(a) => cmd::store::prove_cmd(a),
+        Command::VerifyProof(a) => cmd::store::verify_proof_cmd(a),
         Command::Deadletter { command } => cmd::data::deadletter(command),
         Command::Rules {
             command: RulesCommand::Lint(a),

@@ -5,6 +5,7 @@ pub mod hunt;
 pub mod lint;
 pub mod regress;
 pub mod serve;
+pub mod store;
 
 /// Rule-loading options shared by the commands: placeholder values from `--placeholders FILE`.
 pub fn load_options(
