@@ -149,10 +149,15 @@ pub struct Indexer<S: EventStore> {
     /// The last log record processed (stored, or nothing to store).
     processed: u64,
     last_sync: Instant,
+    last_maintain: Instant,
+    /// Log records before the first event this run stored (never to be re-read).
+    released_floor: u64,
 }
 
 /// How often the store is synced (and the log released behind it) while records keep coming.
 const SYNC_EVERY: Duration = Duration::from_millis(500);
+/// How often the store does its upkeep (retention).
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 /// Batches smaller than this are normalized on the indexer's own thread.
 const PARALLEL_FROM: usize = 1024;
@@ -175,6 +180,8 @@ impl<S: EventStore> Indexer<S> {
             // Everything the store holds is done with in the log, once synced (`run` starts so).
             processed: store_last,
             last_sync: Instant::now(),
+            last_maintain: Instant::now(),
+            released_floor: 0,
         }
     }
 
@@ -297,14 +304,21 @@ impl<S: EventStore> Indexer<S> {
     /// Syncs the store, then releases the log up to what was processed before the sync.
     fn sync(&mut self) -> Result<(), StoreError> {
         let processed = self.processed;
-        self.store.sync()?;
+        // The store may hold events back for a bigger block: release only what it made durable.
+        let durable = self.store.sync()?;
         self.last_sync = Instant::now();
-        self.wal.release(processed);
+        self.wal
+            .release(processed.min(durable.max(self.released_floor)));
+        if self.last_maintain.elapsed() >= MAINTAIN_EVERY {
+            self.store.maintain()?;
+            self.last_maintain = Instant::now();
+        }
         Ok(())
     }
 
     /// Runs until `stop` is set and the log is drained.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
+        self.released_floor = self.store.last_seq();
         self.sync()?;
         let mut cursor = self.wal.cursor(self.store.last_seq() + 1)?;
         let mut records = Records::default();
@@ -319,7 +333,8 @@ impl<S: EventStore> Indexer<S> {
                     self.sync()?;
                 }
                 if stop.load(Ordering::SeqCst) {
-                    return Ok(());
+                    self.store.flush()?;
+                    return self.sync();
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }

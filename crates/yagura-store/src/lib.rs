@@ -2,15 +2,17 @@
 //! write-ahead log.
 //!
 //! **Owns:** the [`EventStore`] trait (append with the log's sequence number, commit, the last
-//! committed number), its embedded default [`Journal`] (append-only NDJSON segments of ECS
-//! documents), and [`Indexer`], which reads the log from the store's last committed number,
+//! committed number); its embedded default [`Store`] (time partitions per source of zstd blocks,
+//! each block a leaf of a BLAKE3 Merkle log whose heads are signed with ed25519, and a tantivy
+//! index per partition; see `store.rs`), the query language ([`query`]) and its execution
+//! ([`search`]), `import`, `verify` and `prove`; the older [`Journal`] (NDJSON segments, still
+//! read by `yagura dump`); and [`Indexer`], which reads the log from the store's last committed number,
 //! normalizes each record and appends it. Because the store keeps each event's sequence
 //! number and resumes after the last one it holds, a restart at any point neither loses nor
 //! duplicates an event: exactly once from log to store.
 //!
 //! **Must not:** listen to the network (that is `yagura-collect`) or parse records (that is
-//! `yagura-normalize`). The indexed, signed store of time partitions replaces [`Journal`]
-//! behind the same trait.
+//! `yagura-normalize`), or hold more than one flush of events in memory.
 
 #![warn(missing_docs)]
 
@@ -71,4 +73,12 @@ pub trait EventStore: Send {
     /// The sequence number of the last durable event (0 when empty); the log is read from the
     /// next one.
     fn last_seq(&self) -> u64;
+    /// Writes whatever the store holds back (at shutdown).
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Periodic upkeep (retention), called about once a minute.
+    fn maintain(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

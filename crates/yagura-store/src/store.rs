@@ -297,6 +297,7 @@ pub struct Store {
     /// Last event id assigned (stored or pending), and the last one flushed.
     next_id: u64,
     flushed_id: u64,
+    durable_id: u64,
     last_index_commit: Instant,
     record: Vec<u8>,
 }
@@ -387,6 +388,7 @@ impl Store {
             pending_seq: watermark,
             next_id: last_id,
             flushed_id: last_id,
+            durable_id: last_id,
             last_index_commit: Instant::now(),
             record: Vec::new(),
             cfg,
@@ -919,7 +921,10 @@ impl EventStore for Store {
 
     fn sync(&mut self) -> Result<u64, StoreError> {
         self.commit()?;
-        self.sync_files()?;
+        if self.durable_seq != self.flushed_seq || self.durable_id != self.flushed_id {
+            self.sync_files()?;
+            self.durable_id = self.flushed_id;
+        }
         if self.last_index_commit.elapsed() >= self.cfg.index_commit {
             self.commit_all_indexes()?;
         }
@@ -930,7 +935,70 @@ impl EventStore for Store {
     fn last_seq(&self) -> u64 {
         self.durable_seq
     }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Store::flush(self)?;
+        self.commit_all_indexes()
+    }
+
+    fn maintain(&mut self) -> Result<(), StoreError> {
+        self.enforce_retention(now_ms()).map(|_| ())
+    }
 }
 
 #[allow(dead_code)]
 fn _assert_leaf_types(_: &BlockLeaf) {}
+
+/// Calls `f` with every stored record (`{"yagura.seq":N,…}`), in storage order (ascending
+/// `yagura.seq`). Reads the log's groups in order and each group's blocks, so memory is one
+/// flush group's records at most. Returns the count.
+pub fn for_each_event(dir: &Path, mut f: impl FnMut(&[u8])) -> Result<u64, StoreError> {
+    let (groups, _, _) = read_groups(&dir.join("log").join("leaves.dat"))?;
+    let mut per_part: HashMap<String, usize> = HashMap::new();
+    let mut scans: HashMap<String, (Vec<BlockMeta>, File)> = HashMap::new();
+    let mut n = 0;
+    let mut recs: Vec<(u64, Vec<u8>)> = Vec::new();
+    for g in &groups {
+        recs.clear();
+        for l in &g.leaves {
+            let Ok(Leaf::Block(b)) = Leaf::decode(l) else {
+                if let Ok(Leaf::Deletion(d)) = Leaf::decode(l) {
+                    scans.remove(&d.partition);
+                    per_part.insert(d.partition, usize::MAX);
+                }
+                continue;
+            };
+            let bi = per_part.entry(b.partition.clone()).or_default();
+            if *bi == usize::MAX {
+                continue;
+            }
+            let i = *bi;
+            *bi += 1;
+            if !scans.contains_key(&b.partition) {
+                let path = dir.join("parts").join(&b.partition).join("blocks.dat");
+                let Ok(file) = File::open(&path) else {
+                    continue; // dropped by retention later
+                };
+                let scan = block::scan(&path)?;
+                scans.insert(b.partition.clone(), (scan.blocks, file));
+            }
+            let Some((metas, file)) = scans.get_mut(&b.partition) else {
+                continue;
+            };
+            let Some(meta) = metas.get(i) else {
+                continue;
+            };
+            let path = dir.join("parts").join(&b.partition).join("blocks.dat");
+            let data = block::read(file, &path, meta.offset, meta.len)?;
+            for r in data.records() {
+                recs.push((crate::verify::seq_of(r).unwrap_or(0), r.to_vec()));
+            }
+        }
+        recs.sort_by_key(|(s, _)| *s);
+        for (_, r) in &recs {
+            f(r);
+            n += 1;
+        }
+    }
+    Ok(n)
+}

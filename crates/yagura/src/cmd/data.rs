@@ -19,16 +19,22 @@ pub struct DumpArgs {
 
 /// Prints every stored event as one JSON line, in arrival order.
 pub fn dump(a: DumpArgs) -> Result<ExitCode> {
-    let dir = a.data_dir.join("store").join("journal");
+    let dir = a.data_dir.join("store");
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut err = None;
-    let n = yagura_store::read_events(&dir, |line| {
+    let mut write = |line: &[u8]| {
         if err.is_none() {
-            if let Err(e) = writeln!(out, "{line}") {
+            if let Err(e) = out.write_all(line).and_then(|_| out.write_all(b"\n")) {
                 err = Some(e);
             }
         }
-    })?;
+    };
+    // The indexed store; a data folder of an older version keeps its journal.
+    let journal = dir.join("journal");
+    let mut n = yagura_store::store::for_each_event(&dir, &mut write)?;
+    if journal.exists() {
+        n += yagura_store::read_events(&journal, |l| write(l.as_bytes()))?;
+    }
     if let Some(e) = err {
         return Err(e.into());
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use yagura_collect::config::CollectConfig;
 use yagura_collect::wal::{Fsync, Wal};
-use yagura_store::{Indexer, Journal};
+use yagura_store::{Indexer, Store};
 
 const AFTER_HELP: &str = "\
 With no configuration, Yagura keeps its data in ./yagura-data and listens on 127.0.0.1:
@@ -88,8 +88,12 @@ struct Config {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct StoreConfig {
-    /// Sync the store on every commit (the log is synced anyway; this bounds replay work).
+    /// Accepted for older configurations; the store is synced at every flush.
     fsync: bool,
+    /// Retention of every source without its own (`{ days = 90 }`, `{ bytes = 50_000_000_000 }`).
+    retention: yagura_store::Limit,
+    /// Retention per source (`event.module`: `system`, `windows`, `nginx`, …).
+    retention_by_source: std::collections::BTreeMap<String, yagura_store::Limit>,
 }
 
 fn off(addr: String) -> String {
@@ -167,7 +171,16 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let journal = Journal::open(&data_dir.join("store").join("journal"), store_cfg.fsync)?;
+        let _ = store_cfg.fsync;
+        let store = Store::open(
+            &data_dir.join("store"),
+            yagura_store::StoreConfig {
+                retention: store_cfg.retention.clone(),
+                retention_by_source: store_cfg.retention_by_source.clone(),
+                ..yagura_store::StoreConfig::default()
+            },
+        )
+        .context("cannot open the store")?;
         let stats = Arc::new(yagura_store::IndexerStats::default());
         let gauges = {
             let s = stats.clone();
@@ -215,7 +228,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             tracing::error!("write-ahead log damage: {d}");
         }
         let wal: Arc<dyn Wal> = collector.wal.clone();
-        let indexer = Indexer::new(wal, journal)
+        let indexer = Indexer::new(wal, store)
             .with_stats(stats)
             .with_metrics(collector.intake.metrics.clone());
         let stop = Arc::new(AtomicBool::new(false));
