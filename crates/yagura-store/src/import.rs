@@ -82,7 +82,7 @@ pub fn import(
             match store.append_doc(None, doc) {
                 Ok(_) => {
                     r.events += 1;
-                    if r.events % 65_536 == 0 {
+                    if r.events.is_multiple_of(65_536) {
                         progress(r.events);
                     }
                 }

@@ -251,7 +251,7 @@ impl Reader {
                 stats.candidates += found.len() as u64;
                 hits.extend(found.into_iter().map(|(ts, seq, loc)| (ts, seq, pi, loc)));
             }
-            hits.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            hits.sort_unstable_by_key(|h| std::cmp::Reverse((h.0, h.1)));
             let exact = stats.exact;
             let mut cache = BlockCache::default();
             for (_, _, pi, loc) in hits {

@@ -122,7 +122,7 @@ pub fn verify(dir: &Path, public_key: &[u8; 32]) -> Result<VerifyReport, StoreEr
         Vec::new()
     });
     let hlen = std::fs::metadata(dir.join("log").join("heads.dat")).map_or(0, |m| m.len());
-    if hlen % proof::SIGNED_TREE_HEAD_LEN as u64 != 0 {
+    if !hlen.is_multiple_of(proof::SIGNED_TREE_HEAD_LEN as u64) {
         r.problems.push(format!(
             "heads: {} bytes is not a whole number of {}-byte heads (altered or cut)",
             hlen,
@@ -202,10 +202,7 @@ fn verify_partition(
 ) -> Result<(), StoreError> {
     let path = dir.join("parts").join(key).join("blocks.dat");
     let scan = block::scan(&path)?;
-    let mut file = match File::open(&path) {
-        Ok(f) => Some(f),
-        Err(_) => None,
-    };
+    let mut file = File::open(&path).ok();
     for (i, lb) in logged.iter().enumerate() {
         let Some(meta) = scan.blocks.get(i) else {
             r.problems.push(format!(
@@ -317,7 +314,7 @@ pub fn prove(dir: &Path, id: u64) -> Result<Proof, StoreError> {
     let mut candidates = Vec::new();
     for (idx, b) in &blocks {
         let n = per_part_index.entry(b.partition.clone()).or_default();
-        if b.first_seq <= id && (*idx as u64) < head.head.size {
+        if b.first_seq <= id && *idx < head.head.size {
             candidates.push((*idx, b.clone(), *n));
         }
         *n += 1;
