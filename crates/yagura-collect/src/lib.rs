@@ -139,6 +139,17 @@ pub async fn start(
     data_dir: &Path,
     gauges: http::HealthExtra,
 ) -> Result<Collector, CollectError> {
+    start_with_routes(cfg, data_dir, gauges, axum::Router::new()).await
+}
+
+/// [`start`], with more routes served on the HTTP listeners (the binary adds the API's; this
+/// crate knows nothing of them).
+pub async fn start_with_routes(
+    cfg: &config::CollectConfig,
+    data_dir: &Path,
+    gauges: http::HealthExtra,
+    extra: axum::Router,
+) -> Result<Collector, CollectError> {
     let lock = lock_data_dir(data_dir)?;
     let positions = Arc::new(tail::Positions::load(&data_dir.join("tail")));
     let (wal, recovery) = {
@@ -250,7 +261,9 @@ pub async fn start(
         if let Ok(a) = l.local_addr() {
             addrs.push(("http", a));
         }
-        let app = http::router(intake.clone(), opts.clone(), gauges.clone())
+        let app = extra
+            .clone()
+            .merge(http::router(intake.clone(), opts.clone(), gauges.clone()))
             .into_make_service_with_connect_info::<SocketAddr>();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(l, app).await {

@@ -328,6 +328,8 @@ impl<S: EventStore> Indexer<S> {
                 .wal_skipped
                 .store(cursor.skipped(), Ordering::Relaxed);
             if n == 0 {
+                // Lets the store flush held-back events and commit its index when idle.
+                self.store.commit()?;
                 if self.wal.lag() > 0 {
                     // Idle: make what was stored durable and free the log behind it.
                     self.sync()?;

@@ -299,6 +299,8 @@ pub struct Store {
     flushed_id: u64,
     durable_id: u64,
     last_index_commit: Instant,
+    /// Index documents added since the last commit of the indexes.
+    index_dirty: bool,
     record: Vec<u8>,
 }
 
@@ -390,6 +392,7 @@ impl Store {
             flushed_id: last_id,
             durable_id: last_id,
             last_index_commit: Instant::now(),
+            index_dirty: false,
             record: Vec::new(),
             cfg,
         };
@@ -650,6 +653,7 @@ impl Store {
                 }
             }
             part.staged = bi + 1;
+            self.index_dirty = true;
         }
         if self.last_index_commit.elapsed() >= self.cfg.index_commit {
             self.commit_all_indexes()?;
@@ -663,6 +667,7 @@ impl Store {
         for k in keys {
             self.commit_index(&k)?;
         }
+        self.index_dirty = false;
         self.last_index_commit = Instant::now();
         Ok(())
     }
@@ -915,6 +920,11 @@ impl EventStore for Store {
             .is_some_and(|t| t.elapsed() >= self.cfg.flush_age)
         {
             self.flush()?;
+        }
+        // Blocks flushed but not yet searchable: commit the indexes once the interval is up,
+        // also when nothing more arrives.
+        if self.index_dirty && self.last_index_commit.elapsed() >= self.cfg.index_commit {
+            self.commit_all_indexes()?;
         }
         Ok(())
     }

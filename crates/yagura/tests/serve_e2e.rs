@@ -912,3 +912,94 @@ fn dead_letters_replay_into_the_store() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 dead letters"));
 }
+
+/// Events sent to `serve` are searchable through its API, and the store they land in verifies.
+#[test]
+fn search_api_and_verify_on_served_events() {
+    let curl = need("curl");
+    let srv = Server::start(&[]);
+    let http = srv.addr("http");
+    let body: String = (0..300)
+        .map(|i| {
+            format!(
+                "{{\"message\":\"api-msg-{i} Failed password for user{} from 10.9.0.{} port 22\"}}\n",
+                i % 7,
+                i % 50
+            )
+        })
+        .collect();
+    let post = Command::new(&curl)
+        .args(["-sS", "-X", "POST", "--data-binary", "@-"])
+        .arg(format!("http://{http}/api/v1/ingest"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(body.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(post.status.success());
+    srv.wait_for("api-msg-", 300, Duration::from_secs(30));
+    let get = |q: &str| -> String {
+        let out = Command::new(&curl)
+            .args(["-sS", "-G", "--data-urlencode"])
+            .arg(format!("q={q}"))
+            .arg(format!("http://{http}/api/v1/search"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The index commits within a few seconds of the flush.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let t: Value = serde_json::from_str(&get("\"Failed password\" | stats count()")).unwrap();
+        if t["rows"][0][0] == 300 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{t}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Streamed events, newest first, paged.
+    let lines = get("\"api-msg-17\"");
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{lines}");
+    assert!(events[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("api-msg-17 "));
+    // A bad query names the column.
+    let err: Value = serde_json::from_str(&get("user.name ==")).unwrap();
+    assert_eq!(err["column"], 13, "{err}");
+    // The public key served checks the store's proofs.
+    let out = Command::new(&curl)
+        .arg("-sS")
+        .arg(format!("http://{http}/api/v1/store/public-key"))
+        .output()
+        .unwrap();
+    let key: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let proof = Command::new(&curl)
+        .arg("-sS")
+        .arg(format!("http://{http}/api/v1/store/proof/5"))
+        .output()
+        .unwrap();
+    let pf = srv.dir.path().join("proof.json");
+    std::fs::write(&pf, &proof.stdout).unwrap();
+    let v = Command::new(BIN)
+        .arg("verify-proof")
+        .arg(&pf)
+        .arg("--public-key")
+        .arg(key["public_key"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let v = Command::new(BIN)
+        .args(["verify", "--data-dir"])
+        .arg(srv.data())
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}

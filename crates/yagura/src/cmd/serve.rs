@@ -210,7 +210,8 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 ]
             })
         };
-        let collector = yagura_collect::start(&cfg, &data_dir, gauges)
+        let api = yagura_api::router(yagura_api::Api::new(data_dir.join("store")));
+        let collector = yagura_collect::start_with_routes(&cfg, &data_dir, gauges, api)
             .await
             .context("cannot start collection")?;
         let rec = &collector.recovery;
