@@ -11,6 +11,8 @@
 //! as the issues that need them land.
 
 #![warn(missing_docs)]
+// Handlers return `Response` errors as they go to the client; boxing them gains nothing.
+#![allow(clippy::result_large_err)]
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
