@@ -6,6 +6,8 @@ After every restart (and at the end) it checks, from what the store holds (`yagu
   - no event is stored twice (HTTP or TCP);
   - per TCP connection, the stored events are a gap-free prefix of what was sent (TCP has no
     application acknowledgement: only the tail in flight when the process died may be lost).
+  - the store as the crash left it passes `yagura verify` (every hash and signature), and again
+    at the end.
 
 Usage: scripts/crash-test.py [--trials N] [--bin target/release/yagura]
 Prints one line per trial and a summary; exits 1 on any violation. The store is read directly
@@ -139,15 +141,23 @@ for trial in range(args.trials):
     stop_flag.set()
     for t in senders:
         t.join(timeout=10)
+    # The store as the crash left it verifies (hashes, signatures; a flush cut short is no failure).
+    v = subprocess.run([args.bin, "verify", "--data-dir", data], capture_output=True, text=True)
+    verified = v.returncode == 0
+    if not verified:
+        print(f"trial {trial + 1}: store does not verify after kill -9:\n{v.stdout}{v.stderr}", flush=True)
     proc, addrs = start()
     wait_drained(addrs["http"])
     ok, stored, dups, missing, gaps = check(f"trial {trial}")
+    ok = ok and verified
     failures += 0 if ok else 1
     print(f"trial {trial + 1}/{args.trials}: {'ok' if ok else 'FAIL'}; stored {stored}, http acked {len(acked)}, "
-          f"duplicates {dups}, acked missing {missing}, tcp gaps {gaps}", flush=True)
+          f"duplicates {dups}, acked missing {missing}, tcp gaps {gaps}, verified {verified}", flush=True)
 proc.send_signal(signal.SIGTERM)
 proc.wait()
 tcp_total = sum(tcp_sent.values())
 print(f"summary: {args.trials} kill -9 trials in {time.time() - t0:.0f} s; {len(acked)} HTTP events acknowledged, "
       f"{tcp_total} TCP lines written by senders, {sum(counts.values())} stored; {failures} trials failed")
-sys.exit(1 if failures else 0)
+v = subprocess.run([args.bin, "verify", "--data-dir", data], capture_output=True, text=True)
+print(v.stdout.strip().splitlines()[-1] if v.stdout.strip() else v.stderr, flush=True)
+sys.exit(1 if failures or v.returncode != 0 else 0)

@@ -322,6 +322,9 @@ pub fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
     for p in &r.problems {
         println!("FAIL {p}");
     }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
     println!(
         "{}: {} events in {} blocks, {} log leaves, {} signed heads, {} partitions deleted by retention (signed)",
         if r.ok() { "verified" } else { "VERIFICATION FAILED" },
