@@ -56,7 +56,7 @@ fn load(a: &Args) -> Res<()> {
     }
     let cfg = StoreConfig {
         fsync: false,
-        ..Default::default()
+        ..StoreConfig::bulk()
     };
     let t = Instant::now();
     let mut store = Store::open(dir, cfg)?;

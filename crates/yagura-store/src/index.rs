@@ -5,7 +5,8 @@
 //!
 //! One document per event:
 //! - `f`: every ECS field but the text ones, as a JSON object (dotted keys expanded), indexed
-//!   raw (exact values, case-sensitive) and kept in columns (fast fields) for `stats`.
+//!   raw (exact values, case-sensitive).
+//! - `c`: the [`COLUMN_FIELDS`] again, as columns (fast fields) for `stats` and `exists`.
 //! - `text`: the event's text (`message`, else `event.original`) cut by
 //!   [`crate::query::text_tokens`] (words, and bigrams for Japanese, Chinese and Korean), with
 //!   positions for phrases.
@@ -38,6 +39,59 @@ pub const IP_FIELDS: &[&str] = &[
     "observer.ip",
 ];
 
+/// Fields kept in columns (`c`, fast fields) as well as in the index: what `stats … by`,
+/// `exists` and top-value views read without fetching events. Columns for every one of the
+/// hundreds of fields vendors send cost more disk than the events themselves (bench/store.sh),
+/// so other fields are aggregated from the stored events instead.
+pub const COLUMN_FIELDS: &[&str] = &[
+    "host.name",
+    "host.hostname",
+    "host.ip",
+    "user.name",
+    "user.domain",
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "client.ip",
+    "server.ip",
+    "event.code",
+    "event.action",
+    "event.outcome",
+    "event.category",
+    "event.type",
+    "event.kind",
+    "event.module",
+    "event.dataset",
+    "event.provider",
+    "log.level",
+    "process.name",
+    "process.executable",
+    "process.parent.name",
+    "service.name",
+    "url.domain",
+    "http.request.method",
+    "http.response.status_code",
+    "dns.question.name",
+    "dns.question.registered_domain",
+    "dns.question.type",
+    "network.transport",
+    "network.protocol",
+    "observer.name",
+    "cloud.provider",
+    "cloud.account.id",
+    "cloud.region",
+    "rule.name",
+    "winlog.channel",
+    "winlog.event_id",
+    "winlog.computer_name",
+];
+
+/// True when `field` has a column ([`COLUMN_FIELDS`]).
+pub fn is_column(field: &str) -> bool {
+    COLUMN_FIELDS.contains(&field)
+}
+
 /// Fields that are not put in `f`.
 pub fn is_text_field(key: &str) -> bool {
     matches!(
@@ -51,8 +105,10 @@ pub fn is_text_field(key: &str) -> bool {
 pub struct Fields {
     /// Schema.
     pub schema: Schema,
-    /// JSON of ECS fields.
+    /// JSON of ECS fields (indexed).
     pub f: Field,
+    /// JSON of the [`COLUMN_FIELDS`] (columns only).
+    pub c: Field,
     /// Full text.
     pub text: Field,
     /// Time, epoch ms.
@@ -81,9 +137,14 @@ impl Fields {
                     .set_fieldnorms(false)
                     .set_index_option(IndexRecordOption::Basic),
             )
-            .set_fast("raw")
             .set_expand_dots_enabled();
         let f = b.add_json_field("f", json);
+        let c = b.add_json_field(
+            "c",
+            JsonObjectOptions::default()
+                .set_fast("raw")
+                .set_expand_dots_enabled(),
+        );
         let text = b.add_text_field(
             "text",
             TextOptions::default().set_indexing_options(
@@ -103,6 +164,7 @@ impl Fields {
         Self {
             schema: b.build(),
             f,
+            c,
             text,
             ts,
             seq,
@@ -219,11 +281,16 @@ pub fn document(
 ) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     let mut obj = Vec::with_capacity(doc.len());
+    let mut cols = Vec::new();
     for (k, v) in doc {
         if is_text_field(k) {
             continue;
         }
-        obj.push((k.clone(), owned(v)));
+        let o = owned(v);
+        if is_column(k) {
+            cols.push((k.clone(), o.clone()));
+        }
+        obj.push((k.clone(), o));
         if let Some(i) = IP_FIELDS.iter().position(|f| f == k) {
             let mut add = |s: &str| {
                 if let Some(ip) = ip_of(s) {
@@ -238,6 +305,9 @@ pub fn document(
         }
     }
     d.add_field_value(fields.f, &tantivy::schema::OwnedValue::Object(obj));
+    if !cols.is_empty() {
+        d.add_field_value(fields.c, &tantivy::schema::OwnedValue::Object(cols));
+    }
     if let Some(t) = text_of(doc) {
         d.add_text(fields.text, t);
     }

@@ -492,10 +492,12 @@ impl Reader {
                     )
                 }
             }
-            Expr::Exists { field } => (
-                Box::new(ExistsQuery::new(format!("f.{field}"), false)) as Box<dyn TQuery>,
+            Expr::Exists { field } if index::is_column(field) => (
+                Box::new(ExistsQuery::new(format!("c.{field}"), false)) as Box<dyn TQuery>,
                 true,
             ),
+            // Not a column: the events are checked one by one.
+            Expr::Exists { .. } => all(),
         })
     }
 
@@ -607,7 +609,7 @@ impl Reader {
     ) -> Result<Option<Table>, StoreError> {
         if !aggs.iter().all(|a| matches!(a.func, AggFunc::Count))
             || by.is_empty()
-            || by.iter().any(|f| index::is_text_field(f))
+            || by.iter().any(|f| !index::is_column(f))
         {
             return Ok(None);
         }
@@ -620,7 +622,7 @@ impl Reader {
             }
             stats.partitions += 1;
             let c = GroupCount {
-                paths: by.iter().map(|f| format!("f.{f}")).collect(),
+                paths: by.iter().map(|f| format!("c.{f}")).collect(),
             };
             let part = searcher.search(&tq, &c).map_err(tv)?;
             let Some(part) = part else {

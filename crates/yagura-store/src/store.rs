@@ -75,9 +75,25 @@ impl Default for StoreConfig {
             flush_age: Duration::from_secs(2),
             index_commit: Duration::from_secs(2),
             writer_memory: 64 << 20,
-            max_writers: 8,
+            max_writers: 16,
             retention: Limit::default(),
             retention_by_source: BTreeMap::new(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// For loading files (`yagura import`): bigger flushes and rarer index commits, so the
+    /// index is written in fewer, larger segments (faster, and smaller on disk).
+    pub fn bulk() -> Self {
+        Self {
+            flush_events: 256 << 10,
+            flush_bytes: 256 << 20,
+            flush_age: Duration::from_secs(30),
+            index_commit: Duration::from_secs(60),
+            writer_memory: 128 << 20,
+            max_writers: 16,
+            ..Self::default()
         }
     }
 }

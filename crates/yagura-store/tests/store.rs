@@ -169,7 +169,10 @@ fn verify_passes_then_catches_every_flipped_byte() {
         std::fs::write(f, &orig).unwrap();
     }
     assert!(flips > 1000, "{flips}");
-    eprintln!("{flips} single-byte alterations in {} files, every one caught", files.len());
+    eprintln!(
+        "{flips} single-byte alterations in {} files, every one caught",
+        files.len()
+    );
     assert!(verify(dir.path(), &key).unwrap().ok());
 }
 

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use yagura_ingest::{discover_with, IngestError};
@@ -22,7 +22,7 @@ use crate::hunt::detector::Detector;
 use crate::hunt::labels::{CorrelationStats, Labels, Lang};
 use crate::hunt::output::{Format, TableLayout, TimelineWriter};
 use crate::hunt::rules_source::{cache_dir, load_rules};
-use crate::hunt::scan::{scan, Message, ScanFilter};
+use crate::hunt::scan::{scan, scan_store, Message, ScanFilter};
 use crate::hunt::sorter::Sorter;
 use crate::hunt::summary::Summary;
 use crate::hunt::time::{parse_bound, Bound};
@@ -51,8 +51,19 @@ Exit status:
 pub struct HuntArgs {
     /// Log files and folders (walked recursively): EVTX, JSON/NDJSON, text logs (syslog, auth.log,
     /// access logs, Zeek), gzip, zip.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "store", value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Hunt the events of the store in DATA_DIR (`yagura import`, `yagura serve`; default
+    /// yagura-data) instead of files, over --from/--to. Detections name the stored event
+    /// (`store:SEQ`, its `yagura.seq`; `yagura prove SEQ`).
+    #[arg(
+        long,
+        value_name = "DATA_DIR",
+        num_args = 0..=1,
+        default_missing_value = "yagura-data",
+        conflicts_with = "paths"
+    )]
+    store: Option<PathBuf>,
     /// Sigma rule folder or file to load (repeatable), next to the built-in pack.
     #[arg(long = "rules", value_name = "DIR")]
     rules: Vec<PathBuf>,
@@ -228,7 +239,13 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
             bail!("{}", labels.from_after_to);
         }
     }
-    check_inputs(&a.paths, labels.missing_input)?;
+    let input = match &a.store {
+        Some(data_dir) => Input::Store(open_store(data_dir, labels)?),
+        None => {
+            check_inputs(&a.paths, labels.missing_input)?;
+            Input::Files
+        }
+    };
     for dir in &a.rules {
         if !dir.exists() {
             bail!("--rules {}: {}", dir.display(), labels.missing_input);
@@ -241,8 +258,11 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
 
     let opts = super::load_options(a.placeholders.as_deref())?;
     let user_pipelines = load_pipelines(&a.pipelines)?;
-    let found = discover_with(&a.paths, &crate::hunt::text::is_text_log);
-    if found.files.is_empty() && found.errors.is_empty() {
+    let found = match &input {
+        Input::Files => discover_with(&a.paths, &crate::hunt::text::is_text_log),
+        Input::Store(_) => yagura_ingest::Discovery::default(),
+    };
+    if matches!(input, Input::Files) && found.files.is_empty() && found.errors.is_empty() {
         for s in &found.skipped {
             eprintln!("{}: {}: {}", labels.skipped, s.path.display(), s.reason);
         }
@@ -269,7 +289,10 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
     summary.rules_loaded = set.rules.len() + set.correlations.len();
     summary.rules_rejected = set.errors.len();
 
-    summary.files = found.files.len();
+    summary.files = match &input {
+        Input::Files => found.files.len(),
+        Input::Store(reader) => reader.partitions().len(),
+    };
     summary.skipped = found.skipped.len();
     for s in &found.skipped {
         diag.push(format!(
@@ -297,50 +320,54 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
         report_error(e.clone(), &ProgressBar::hidden());
     }
 
-    let progress = progress_bar(&found.files);
+    let progress = match &input {
+        Input::Files => progress_bar(&found.files),
+        Input::Store(reader) => store_progress_bar(reader),
+    };
     let mut live_events = 0u64;
     let mut sorter = Sorter::new(a.sort_buffer, Detection::timeline_cmp);
     let mut captures = CaptureLog::default();
     let mut sort_error = None;
-    scan(
-        &found.files,
-        &detector,
-        &levels,
-        &filter,
-        threads,
-        |m| match m {
-            Message::Detection(d) => {
-                summary.count(&d, &catalog);
-                if sort_error.is_none() {
-                    if let Err(e) = sorter.push(d) {
-                        sort_error = Some(e);
-                    }
+    let collect = |m| match m {
+        Message::Detection(d) => {
+            summary.count(&d, &catalog);
+            if sort_error.is_none() {
+                if let Err(e) = sorter.push(d) {
+                    sort_error = Some(e);
                 }
             }
-            Message::Capture(ts, capture, origin) => {
-                if sort_error.is_none() {
-                    if let Err(e) = captures.push(ts, capture, origin) {
-                        sort_error = Some(e);
-                    }
+        }
+        Message::Capture(ts, capture, origin) => {
+            if sort_error.is_none() {
+                if let Err(e) = captures.push(ts, capture, origin) {
+                    sort_error = Some(e);
                 }
             }
-            Message::Error(e) => {
-                summary.errors += 1;
-                report_error(e, &progress);
-            }
-            Message::Events(n) => {
-                live_events += n;
-                progress.set_message(format!("{live_events} {}", labels.progress_events));
-            }
-            Message::FileDone { events, bytes } => {
-                summary.events += events;
-                live_events = live_events.max(summary.events);
-                progress.set_message(format!("{live_events} {}", labels.progress_events));
-                progress.inc(bytes);
-            }
-        },
-    );
+        }
+        Message::Error(e) => {
+            summary.errors += 1;
+            report_error(e, &progress);
+        }
+        Message::Events(n) => {
+            live_events += n;
+            progress.set_message(format!("{live_events} {}", labels.progress_events));
+        }
+        Message::FileDone { events, bytes } => {
+            summary.events += events;
+            live_events = live_events.max(summary.events);
+            progress.set_message(format!("{live_events} {}", labels.progress_events));
+            progress.inc(bytes);
+        }
+    };
+    let read = match &input {
+        Input::Files => {
+            scan(&found.files, &detector, &levels, &filter, threads, collect);
+            Ok(())
+        }
+        Input::Store(reader) => scan_store(reader, &detector, &levels, &filter, threads, collect),
+    };
     progress.finish_and_clear();
+    read.context("cannot read the store")?;
     if let Some(e) = sort_error {
         return Err(e);
     }
@@ -372,6 +399,7 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
         let json = serde_json::json!({
             "detections": summary.detections,
             "by_level": summary.by_level_json(),
+            "by_rule": summary.by_rule_json(&catalog),
             "rules_loaded": summary.rules_loaded,
             "rules_rejected": set.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
             "files": summary.files,
@@ -519,6 +547,38 @@ fn terminal_width(to_stdout: bool) -> Option<usize> {
         .nth(1)
         .and_then(|c| c.parse::<usize>().ok())
         .filter(|n| *n > 0)
+}
+
+/// What a hunt reads: files (`PATH...`) or a store (`--store`).
+enum Input {
+    Files,
+    Store(yagura_store::search::Reader),
+}
+
+/// The store of `data_dir` (`DATA_DIR/store`), open for reading.
+fn open_store(data_dir: &Path, labels: &Labels) -> Result<yagura_store::search::Reader> {
+    let dir = data_dir.join("store");
+    if !dir.is_dir() {
+        bail!("--store {}: {}", data_dir.display(), labels.missing_input);
+    }
+    yagura_store::search::Reader::open(&dir)
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
+}
+
+/// A progress bar over the store's events (the partitions' totals) when stderr is a terminal;
+/// hidden otherwise.
+fn store_progress_bar(reader: &yagura_store::search::Reader) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = reader.partitions().iter().map(|(_, n)| n).sum();
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ({per_sec}, {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Fails on the first of `paths` that does not exist; `missing` says so.

@@ -51,7 +51,7 @@ pub fn import_cmd(a: ImportArgs) -> Result<ExitCode> {
         ImportMode::Normalize(st)
     };
     let dir = store_dir(&a.data_dir);
-    let mut store = Store::open(&dir, StoreConfig::default())
+    let mut store = Store::open(&dir, StoreConfig::bulk())
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new_spinner();

@@ -12,7 +12,7 @@ use yagura_sigma::rule::Level;
 use super::detection::Detection;
 use super::detector::{Detector, DetectorWorker};
 use super::key_fields::summarize;
-use super::text::{is_vendor_json, meta_of, mtime_ms};
+use super::text::{is_vendor_json, meta_at, meta_of, mtime_ms};
 
 /// Which events and detections to keep.
 #[derive(Clone, Debug)]
@@ -126,6 +126,153 @@ pub fn scan(
         }
         scanning.store(false, Ordering::Relaxed);
     });
+}
+
+/// The file name of a stored event's location: detections name stored events
+/// `store:SEQ` (`yagura.seq`) where file hunts name `file:record`.
+pub const STORE_FILE: &str = "store";
+
+/// Stored events handed from the reading thread to the workers at a time.
+const STORE_BATCH: usize = 256;
+
+/// [`scan`] over the events of a store (`yagura import`, `yagura serve`) in `filter`'s time
+/// range: the reading thread hands the documents to `threads` workers, which evaluate each with
+/// the same plans as a file hunt (see [`evaluate_stored`]) and report through the same
+/// [`Message`]s; `Message::FileDone` counts events read (`bytes` = events, for the progress
+/// bar over the partitions' event totals). Returns the store's read error, if any.
+pub fn scan_store(
+    reader: &yagura_store::search::Reader,
+    detector: &Detector,
+    levels: &[Level],
+    filter: &ScanFilter,
+    threads: usize,
+    mut collect: impl FnMut(Message),
+) -> Result<(), yagura_store::StoreError> {
+    use yagura_store::search::{SearchOptions, SearchStats};
+    type Doc = serde_json::Map<String, serde_json::Value>;
+    let threads = threads.max(1);
+    let opts = SearchOptions {
+        from_ms: filter.from,
+        // The store's bound is exclusive, the hunt's inclusive.
+        to_ms: filter.to.map(|t| t.saturating_add(1)),
+    };
+    let (docs_tx, docs_rx) = bounded::<Vec<Doc>>(threads * 4);
+    let (tx, rx) = bounded::<Message>(8192);
+    let mut read_result = Ok(());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let docs_rx = docs_rx.clone();
+            scope.spawn(move || {
+                let mut worker = detector.worker();
+                for batch in docs_rx {
+                    let events = batch.len() as u64;
+                    for doc in batch {
+                        evaluate_stored(doc, &mut worker, levels, filter, &tx);
+                    }
+                    let done = Message::FileDone {
+                        events,
+                        bytes: events,
+                    };
+                    if tx.send(done).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(docs_rx);
+        drop(tx);
+        let read_result = &mut read_result;
+        scope.spawn(move || {
+            let mut stats = SearchStats::default();
+            let mut batch = Vec::with_capacity(STORE_BATCH);
+            *read_result = reader.events(None, &opts, &mut stats, |doc| {
+                batch.push(doc);
+                if batch.len() < STORE_BATCH {
+                    return true;
+                }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(STORE_BATCH));
+                docs_tx.send(full).is_ok()
+            });
+            if !batch.is_empty() {
+                let _ = docs_tx.send(batch);
+            }
+        });
+        for message in rx {
+            collect(message);
+        }
+    });
+    read_result
+}
+
+/// Evaluates one stored document as a file hunt evaluates the event it was made from.
+///
+/// Windows events (`event.module: windows`) keep the EVTX record (or Windows JSON document) in
+/// `event.original`: it is flattened again and evaluated on the Windows plan, exactly as
+/// hunting the EVTX file does (the stored ECS form carries `winlog.*` names, which the Windows
+/// pipeline does not read). Every other document is the normalizer's record written as JSON
+/// (`yagura_normalize::parse::write_json`): [`yagura_normalize::flatten_ecs`] gives the same
+/// `(key, kind, value)` fields back (arrays as repeated keys), evaluated on the ECS plan as
+/// text logs and vendor JSON are. `yagura.seq`, the store's id, is not part of the event; it
+/// names the detection's location (`store:SEQ`).
+fn evaluate_stored(
+    mut doc: serde_json::Map<String, serde_json::Value>,
+    worker: &mut DetectorWorker<'_, '_>,
+    levels: &[Level],
+    filter: &ScanFilter,
+    tx: &Sender<Message>,
+) {
+    let seq = doc
+        .remove("yagura.seq")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    let loc = Location {
+        file: STORE_FILE.to_owned(),
+        record: seq,
+    };
+    let windows = doc.get("event.module").and_then(|v| v.as_str()) == Some("windows");
+    if windows {
+        let original = doc
+            .get("event.original")
+            .and_then(|v| v.as_str())
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
+        if let Some(original) = original {
+            match worker.evaluate(&original) {
+                Ok(meta) => {
+                    if !worker.hits().is_empty() {
+                        report_hits(worker, meta, &loc, levels, filter, tx);
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Message::Error(IngestError::record(
+                        loc.file.clone(),
+                        loc.record,
+                        e.to_string(),
+                    )));
+                }
+            }
+            return;
+        }
+    }
+    let timestamp = doc
+        .get("@timestamp")
+        .and_then(|v| v.as_str())
+        .and_then(yagura_normalize::parse_timestamp);
+    let doc = serde_json::Value::Object(doc);
+    worker.record.clear();
+    if let Err(e) = yagura_normalize::flatten_ecs(&doc, &mut worker.record) {
+        let _ = tx.send(Message::Error(IngestError::record(
+            loc.file.clone(),
+            loc.record,
+            e.to_string(),
+        )));
+        return;
+    }
+    worker.evaluate_parsed_record();
+    if !worker.hits().is_empty() {
+        let meta = meta_at(&worker.record, timestamp);
+        report_hits(worker, meta, &loc, levels, filter, tx);
+    }
 }
 
 /// Input size from which a hunt builds every automaton beside its workers.

@@ -84,6 +84,30 @@ impl Summary {
         map.into()
     }
 
+    /// Detections per rule (for `--summary-json`): `[{"rule", "id", "level", "count"}]`, most
+    /// detections first, then by title.
+    pub fn by_rule_json(&self, catalog: &RuleCatalog) -> serde_json::Value {
+        let mut rules: Vec<(&u32, &u64)> = self.by_rule.iter().collect();
+        rules.sort_by(|a, b| {
+            b.1.cmp(a.1)
+                .then_with(|| catalog.get(*a.0).title.cmp(&catalog.get(*b.0).title))
+                .then_with(|| a.0.cmp(b.0))
+        });
+        rules
+            .into_iter()
+            .map(|(rule, n)| {
+                let r = catalog.get(*rule);
+                serde_json::json!({
+                    "rule": r.title,
+                    "id": r.id,
+                    "level": r.level.as_str(),
+                    "count": n,
+                })
+            })
+            .collect::<Vec<_>>()
+            .into()
+    }
+
     /// Prints the summary.
     pub fn print(
         &self,

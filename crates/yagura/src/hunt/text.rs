@@ -27,6 +27,12 @@ pub fn meta_of(rec: &Record, outcome: Outcome) -> EventMeta {
         Outcome::Event { timestamp_ms, .. } => Some(timestamp_ms),
         Outcome::Skip => None,
     };
+    meta_at(rec, timestamp)
+}
+
+/// The meta of an ECS record whose time is `timestamp` (Unix ms): host and dataset (shown as
+/// the channel), as [`meta_of`] gives them.
+pub fn meta_at(rec: &Record, timestamp: Option<i64>) -> EventMeta {
     let text = |k: &str| rec.get(k).map(|f| f.value.to_string());
     EventMeta {
         timestamp,
