@@ -111,7 +111,7 @@ impl BlockBuilder {
 
     /// Compresses and frames the block; returns its bytes and leaf. Leaves the builder empty.
     pub fn finish(&mut self, partition: &str) -> Result<(Vec<u8>, BlockLeaf), StoreError> {
-        let compressed = zstd::bulk::compress(&self.raw, ZSTD_LEVEL).map_err(|e| {
+        let compressed = compress(&self.raw).map_err(|e| {
             StoreError::Corrupt(format!("{partition}: zstd failed to compress a block: {e}"))
         })?;
         let leaf = BlockLeaf {
@@ -142,6 +142,30 @@ impl BlockBuilder {
         self.max_ts = i64::MIN;
         Ok((out, leaf))
     }
+}
+
+/// zstd window for blocks (2^27 = 128 MiB) with long-distance matching: log records repeat
+/// their templates far apart, which the default window (a few MiB at level 3) does not see.
+const WINDOW_LOG: u32 = 27;
+
+fn compress(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = zstd::stream::Encoder::new(Vec::with_capacity(raw.len() / 8), ZSTD_LEVEL)?;
+    enc.long_distance_matching(true)?;
+    enc.window_log(WINDOW_LOG)?;
+    enc.include_checksum(false)?;
+    // The window then fits the block (a 128 MiB window for a small block costs more to set up
+    // than to compress).
+    enc.set_pledged_src_size(Some(raw.len() as u64))?;
+    enc.write_all(raw)?;
+    enc.finish()
+}
+
+fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut dec = zstd::stream::Decoder::new(compressed)?;
+    dec.window_log_max(WINDOW_LOG)?;
+    let mut out = Vec::new();
+    dec.read_to_end(&mut out)?;
+    Ok(out)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -317,8 +341,8 @@ pub fn decode(b: &[u8]) -> Result<BlockData, String> {
         .get(hashes_end + 8..hashes_end + 8 + plen)
         .ok_or("truncated")?
         .to_vec();
-    let payload = zstd::stream::decode_all(&compressed[..])
-        .map_err(|e| format!("payload cannot be decompressed: {e}"))?;
+    let payload =
+        decompress(&compressed).map_err(|e| format!("payload cannot be decompressed: {e}"))?;
     Ok(BlockData {
         payload,
         compressed,

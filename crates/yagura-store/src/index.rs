@@ -8,8 +8,8 @@
 //!   raw (exact values, case-sensitive).
 //! - `c`: the [`COLUMN_FIELDS`] again, as columns (fast fields) for `stats` and `exists`.
 //! - `text`: the event's text (`message`, else `event.original`) cut by
-//!   [`crate::query::text_tokens`] (words, and bigrams for Japanese, Chinese and Korean), with
-//!   positions for phrases.
+//!   [`crate::query::text_tokens`] (words, and bigrams for Japanese, Chinese and Korean), without
+//!   positions: a phrase is looked up as all of its words, then checked on the events.
 //! - `ts`: `@timestamp` in epoch milliseconds; `seq`: the store's sequence number; `loc`: block
 //!   number in the partition × 2^24 + position in the block.
 //! - `ip_*`: the usual IP fields as IP values, for CIDR ranges.
@@ -151,7 +151,9 @@ impl Fields {
                 TextFieldIndexing::default()
                     .set_tokenizer(TOKENIZER)
                     .set_fieldnorms(false)
-                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                    // No positions (a third of the index): phrases are answered as "all their
+                    // words", then checked on the events (search.rs).
+                    .set_index_option(IndexRecordOption::Basic),
             ),
         );
         let ts = b.add_i64_field("ts", INDEXED | FAST);
@@ -159,7 +161,7 @@ impl Fields {
         let loc = b.add_u64_field("loc", FAST);
         let ips = IP_FIELDS
             .iter()
-            .map(|n| b.add_ip_addr_field(&ip_field_name(n), INDEXED | FAST))
+            .map(|n| b.add_ip_addr_field(&ip_field_name(n), INDEXED))
             .collect();
         Self {
             schema: b.build(),

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{DynamicColumn, StrColumn};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query as TQuery,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, Query as TQuery, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Type};
 use tantivy::{DocId, IndexReader, ReloadPolicy, Score, Searcher, SegmentReader, Term};
@@ -369,18 +369,36 @@ impl Reader {
                 }
             }
             Expr::Text { tokens, .. } => {
-                let terms: Vec<Term> = tokens
+                let mut terms: Vec<Term> = tokens
                     .iter()
                     .map(|t| Term::from_field_text(self.fields.text, t))
                     .collect();
+                terms.sort();
+                terms.dedup();
                 match terms.len() {
                     0 => (Box::new(EmptyQuery) as Box<dyn TQuery>, true),
-                    1 => (
+                    // One word: the index answers exactly.
+                    1 if tokens.len() == 1 => (
                         Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::Basic))
                             as Box<dyn TQuery>,
                         true,
                     ),
-                    _ => (Box::new(PhraseQuery::new(terms)) as Box<dyn TQuery>, true),
+                    // A phrase: events with all its words, then the order is checked.
+                    _ => (
+                        Box::new(BooleanQuery::new(
+                            terms
+                                .into_iter()
+                                .map(|t| {
+                                    (
+                                        Occur::Must,
+                                        Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+                                            as Box<dyn TQuery>,
+                                    )
+                                })
+                                .collect(),
+                        )) as Box<dyn TQuery>,
+                        false,
+                    ),
                 }
             }
             Expr::Cmp { field, .. }
