@@ -31,11 +31,11 @@ W=target/bench-store
 rm -rf "$W"; mkdir -p "$W"
 trap 'rm -f "$W"/chunk-*.ndjson' EXIT
 
-# Disk: one chunk of NDJSON (~1.3 KB/event) plus both stores (~0.8 KB/event together, measured
-# generously) must fit.
+# Disk: one chunk of NDJSON (~1.3 KB/event) plus both stores (~0.3 KB/event together at 1M
+# events and more; 450 B counted for headroom) must fit.
 AVAIL_KB=$(df -Pk "$W" | awk 'NR==2{print $4}')
 C=$(( CHUNK < EVENTS ? CHUNK : EVENTS ))
-NEED_KB=$(( (C * 1400 + EVENTS * 1000) / 1024 ))
+NEED_KB=$(( (C * 1400 + EVENTS * 450) / 1024 ))
 echo "machine: $(nproc) cores; events: $EVENTS in chunks of $C; disk: need ~$((NEED_KB / 1024)) MiB, $((AVAIL_KB / 1024)) MiB free"
 [ "$AVAIL_KB" -gt "$NEED_KB" ] || { echo "store.sh: not enough disk space" >&2; exit 1; }
 
