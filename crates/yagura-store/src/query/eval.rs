@@ -315,30 +315,7 @@ fn ip_of(v: &Value) -> Option<IpAddr> {
     s.parse().ok()
 }
 
-// ---- time ----
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+// ---- time (the one RFC 3339 reader and writer: yagura_normalize's) ----
 
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
@@ -361,7 +338,8 @@ fn digits(b: &[u8], i: usize, n: usize) -> Option<i64> {
 /// `+09:00` offsets), `2026-03-01`, `2026-03-01 10:00`, `2026-03-01T10:00:00` (no offset
 /// = UTC). Fractions beyond milliseconds are truncated.
 pub fn parse_time(s: &str) -> Option<i64> {
-    let b = s.trim().as_bytes();
+    let t = s.trim();
+    let b = t.as_bytes();
     let year = digits(b, 0, 4)?;
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
@@ -371,81 +349,59 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let (mut h, mut mi, mut sec, mut ms, mut off) = (0, 0, 0, 0, 0);
-    let mut i = 10;
-    if i < b.len() && matches!(b[i], b'T' | b't' | b' ') {
-        h = digits(b, i + 1, 2)?;
-        if b.get(i + 3) != Some(&b':') {
-            return None;
-        }
-        mi = digits(b, i + 4, 2)?;
-        i += 6;
-        if b.get(i) == Some(&b':') {
-            sec = digits(b, i + 1, 2)?;
-            i += 3;
-            if matches!(b.get(i), Some(b'.' | b',')) {
-                i += 1;
-                let start = i;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    if i - start < 3 {
-                        ms = ms * 10 + i64::from(b[i] - b'0');
-                    }
-                    i += 1;
-                }
-                let n = i - start;
-                if n == 0 {
-                    return None;
-                }
-                for _ in n..3 {
-                    ms *= 10;
-                }
-            }
-        }
-        if h > 23 || mi > 59 || sec > 60 {
-            return None;
-        }
-        match b.get(i) {
-            None => {}
-            Some(b'Z' | b'z') => i += 1,
-            Some(&sign @ (b'+' | b'-')) => {
-                let oh = digits(b, i + 1, 2)?;
-                let om = if b.get(i + 3) == Some(&b':') {
-                    i += 6;
-                    digits(b, i - 2, 2)?
-                } else {
-                    i += 5;
-                    digits(b, i - 2, 2)?
-                };
-                if oh > 23 || om > 59 {
-                    return None;
-                }
-                off = (oh * 60 + om) * 60_000;
-                if sign == b'-' {
-                    off = -off;
-                }
-            }
-            Some(_) => return None,
-        }
+    if b.len() == 10 {
+        return yagura_normalize::parse_timestamp(&format!("{t}T00:00:00Z"));
     }
-    if i != b.len() {
+    if !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000 + ms - off)
+    let (h, mi) = (digits(b, 11, 2)?, digits(b, 14, 2)?);
+    if b.get(13) != Some(&b':') || h > 23 || mi > 59 {
+        return None;
+    }
+    // `HH:MM` without seconds: the reader wants them.
+    let full = if b.get(16) == Some(&b':') {
+        let sec = digits(b, 17, 2)?;
+        if sec > 60 {
+            return None;
+        }
+        t.to_owned()
+    } else {
+        format!("{}:00{}", &t[..16], &t[16..])
+    };
+    let fb = full.as_bytes();
+    // What follows the seconds: a fraction, then nothing, `Z` or an offset.
+    let mut i = 19;
+    if matches!(fb.get(i), Some(b'.' | b',')) {
+        i += 1;
+        let start = i;
+        while fb.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let rest = &full[i.min(full.len())..];
+    let ok = rest.is_empty()
+        || rest.eq_ignore_ascii_case("z")
+        || (rest.len() >= 5
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && digits(rest.as_bytes(), 1, 2).is_some_and(|oh| oh <= 23)
+            && {
+                let r = rest.as_bytes();
+                let m = if r.get(3) == Some(&b':') { 4 } else { 3 };
+                r.len() == m + 2 && digits(r, m, 2).is_some_and(|om| om <= 59)
+            });
+    if !ok {
+        return None;
+    }
+    yagura_normalize::parse_timestamp(&full)
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds: `2026-03-01T10:00:00.000Z`.
 pub fn format_time(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    yagura_normalize::Rfc3339(ms).to_string()
 }
 
 // ---- ordering used by sort, stats output and values() ----
