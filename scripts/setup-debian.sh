@@ -8,7 +8,8 @@
 #     from there, next to the installed rsyslog;
 #   - the official Python clients: elasticsearch (helpers.bulk) and the OpenTelemetry SDK
 #     with its OTLP/HTTP log exporter;
-#   - chdb (ClickHouse's engine) for bench/store.sh, which runs the same data and queries on it.
+#   - chdb (ClickHouse's engine) for bench/store.sh, which runs the same data and queries on it;
+#   - blake3 and cryptography for scripts/verify-proof.py, the independent proof checker.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SUDO=""
@@ -43,7 +44,7 @@ exec "$R/usr/sbin/syslog-ng" --module-path="$R/usr/lib/syslog-ng/3.38" "$@"
 SH
 chmod +x "$SNG/run"
 
-python3 -c 'import elasticsearch, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, chdb' 2>/dev/null \
+python3 -c 'import elasticsearch, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, chdb, blake3, cryptography' 2>/dev/null \
     || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-        elasticsearch opentelemetry-sdk opentelemetry-exporter-otlp-proto-http chdb
+        elasticsearch opentelemetry-sdk opentelemetry-exporter-otlp-proto-http chdb blake3 cryptography
 echo "setup: ok"

@@ -8,6 +8,7 @@ Implements docs/integrity.md section 6 without any Yagura code. Needs
 does not (or cannot be read), printing each check.
 """
 
+import re
 import json
 import struct
 import sys
@@ -159,8 +160,10 @@ def check(proof, public_key):
     e = leaf_hash(proof["record"].encode("utf-8"))
     if not verify_inclusion(e, event_index, block_events, event_path, block["events_root"]):
         raise Fail("record + event_path do not lead to the leaf's events_root")
-    print(f"ok   record is event {event_index} of {block_events} in the block "
-          f"(seq {block['first_seq'] + event_index})")
+    # Ids in a block ascend but need not be consecutive: the record names its own.
+    m = re.match(r'\{"yagura\.seq":(\d+)', proof["record"])
+    seq = m.group(1) if m else "?"
+    print(f"ok   record is event {event_index} of {block_events} in the block (yagura.seq {seq})")
     # 3. block in tree
     head = proof["tree_head"]
     if not isinstance(head, dict) or set(head) != {"size", "timestamp_ms", "root", "signature"}:

@@ -996,6 +996,20 @@ fn search_api_and_verify_on_served_events() {
         .output()
         .unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // And another tool checks it from the documented format alone (docs/integrity.md).
+    let py = Command::new(need("python3"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/verify-proof.py"))
+        .arg(&pf)
+        .arg(key["public_key"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&py.stdout),
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(String::from_utf8_lossy(&py.stdout).contains("yagura.seq 5)"));
     let v = Command::new(BIN)
         .args(["verify", "--data-dir"])
         .arg(srv.data())
