@@ -331,3 +331,47 @@ fn retention_drops_whole_partitions_as_signed_deletions() {
     let reader = Reader::open(dir.path()).unwrap();
     assert!(all_events(&reader).is_empty());
 }
+
+#[test]
+fn japanese_full_text_through_the_index_equals_a_plain_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("jp.ndjson");
+    let lines = [
+        "ユーザー太郎のログイン失敗 (パスワード誤り)",
+        "ログインに成功しました user=花子",
+        "東京都のサーバーでログイン失敗が続いています",
+        "失敗したログイン: 3回",
+        "Failed login for 太郎 from 10.0.0.5",
+    ];
+    let body: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"@timestamp": format!("2026-03-01T10:00:0{i}.000Z"), "event.module": "app", "message": m})
+            )
+        })
+        .collect();
+    std::fs::write(&input, body).unwrap();
+    let data = dir.path().join("store");
+    let mut s = Store::open(&data, cfg()).unwrap();
+    let r = import(&[input], ImportMode::Ecs, &mut s, &mut |_| {}).unwrap();
+    assert_eq!(r.events, 5, "{r:?}");
+    s.close().unwrap();
+    let reader = Reader::open(&data).unwrap();
+    let events = all_events(&reader);
+    let expect = |q: &str, n: usize| {
+        let q2 = query::parse(q).unwrap();
+        let (got, _) = reader.run(&q2, &SearchOptions::default(), None).unwrap();
+        let want = plain(&q2, &events);
+        assert_eq!(got.rows, want.rows, "{q}");
+        assert_eq!(got.rows.len(), n, "{q}: {:?}", got.rows);
+    };
+    expect(r#""ログイン失敗""#, 2);
+    expect(r#""ログイン""#, 4);
+    expect(r#""東京""#, 1);
+    expect(r#""太郎""#, 2);
+    expect(r#""失敗" and "login""#, 0);
+    expect(r#""失敗" | stats count()"#, 1);
+}
