@@ -4,7 +4,8 @@
 //! the pipe language; events streamed as NDJSON, newest first, with `offset`/`limit` paging; a
 //! `stats`/`timechart` query answered as one JSON table), `GET /api/v1/store/public-key` (the
 //! installation's ed25519 key, to check tree heads and proofs), `GET /api/v1/store/proof/{id}`
-//! (an event's inclusion proof) and `GET /api/v1/store/partitions` (events per partition).
+//! (an event's inclusion proof), `GET /api/v1/store/partitions` (events per partition) and
+//! `GET /api/v1/store/usage` (disk use per source).
 //!
 //! **Must not:** write the store, or know how it lays out its files (that is `yagura-store`);
 //! accept events (that is `yagura-collect`). Access control, alerts and the console come here
@@ -101,6 +102,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/search", get(search))
         .route("/api/v1/store/public-key", get(public_key))
         .route("/api/v1/store/partitions", get(partitions))
+        .route("/api/v1/store/usage", get(usage))
         .route("/api/v1/store/proof/{id}", get(proof))
         .with_state(api)
 }
@@ -221,6 +223,15 @@ async fn proof(State(api): State<Arc<Api>>, UrlPath(id): UrlPath<u64>) -> Respon
     match tokio::task::spawn_blocking(move || yagura_store::verify::prove(&dir, id)).await {
         Ok(Ok(p)) => ([(header::CONTENT_TYPE, "application/json")], p.to_json()).into_response(),
         Ok(Err(e)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn usage(State(api): State<Arc<Api>>) -> Response {
+    let dir = api.dir.clone();
+    match tokio::task::spawn_blocking(move || yagura_store::store::usage(&dir)).await {
+        Ok(Ok(u)) => json(serde_json::to_value(u).unwrap_or_default()),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

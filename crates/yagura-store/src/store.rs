@@ -1028,3 +1028,73 @@ pub fn for_each_event(dir: &Path, mut f: impl FnMut(&[u8])) -> Result<u64, Store
     }
     Ok(n)
 }
+
+/// Disk use of one source.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SourceUsage {
+    /// The source (`event.module`).
+    pub source: String,
+    /// Partitions (days) held.
+    pub partitions: usize,
+    /// Events held.
+    pub events: u64,
+    /// Bytes of blocks (the events, compressed).
+    pub block_bytes: u64,
+    /// Bytes of the partitions' indexes.
+    pub index_bytes: u64,
+    /// First and last day held.
+    pub first_day: String,
+    /// Last day held.
+    pub last_day: String,
+    /// Partitions dropped by retention so far (signed deletions in the log).
+    pub dropped_partitions: usize,
+    /// Events in them.
+    pub dropped_events: u64,
+}
+
+/// Disk use per source, from the log (events) and the files (bytes).
+pub fn usage(dir: &Path) -> Result<Vec<SourceUsage>, StoreError> {
+    let (groups, _, _) = read_groups(&dir.join("log").join("leaves.dat"))?;
+    let mut events: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by: BTreeMap<String, SourceUsage> = BTreeMap::new();
+    for g in &groups {
+        for l in &g.leaves {
+            match Leaf::decode(l) {
+                Ok(Leaf::Block(b)) => *events.entry(b.partition).or_default() += b.count as u64,
+                Ok(Leaf::Deletion(d)) => {
+                    events.remove(&d.partition);
+                    if let Some((src, _)) = d.partition.split_once('/') {
+                        let u = by.entry(src.to_owned()).or_default();
+                        u.dropped_partitions += 1;
+                        u.dropped_events += d.events;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    for (key, n) in events {
+        let Some((src, day)) = key.split_once('/') else {
+            continue;
+        };
+        let u = by.entry(src.to_owned()).or_default();
+        let pdir = dir.join("parts").join(&key);
+        u.partitions += 1;
+        u.events += n;
+        u.block_bytes += fs::metadata(pdir.join("blocks.dat")).map_or(0, |m| m.len());
+        u.index_bytes += dir_size(&pdir.join("index"));
+        if u.first_day.is_empty() || day < u.first_day.as_str() {
+            u.first_day = day.to_owned();
+        }
+        if day > u.last_day.as_str() {
+            u.last_day = day.to_owned();
+        }
+    }
+    Ok(by
+        .into_iter()
+        .map(|(source, mut u)| {
+            u.source = source;
+            u
+        })
+        .collect())
+}

@@ -328,6 +328,14 @@ fn retention_drops_whole_partitions_as_signed_deletions() {
     let v = verify(dir.path(), &key).unwrap();
     assert!(v.ok(), "{:?}", v.problems);
     assert_eq!(v.deleted_partitions as usize, parts.len());
+    // Disk use per source reports the drops, and nothing left.
+    let u = yagura_store::store::usage(dir.path()).unwrap();
+    assert_eq!(
+        u.iter().map(|s| s.dropped_partitions).sum::<usize>(),
+        parts.len()
+    );
+    assert_eq!(u.iter().map(|s| s.dropped_events).sum::<u64>(), r.events);
+    assert_eq!(u.iter().map(|s| s.events).sum::<u64>(), 0);
     let reader = Reader::open(dir.path()).unwrap();
     assert!(all_events(&reader).is_empty());
 }

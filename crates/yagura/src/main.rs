@@ -44,6 +44,8 @@ enum Command {
     Prove(cmd::store::ProveArgs),
     /// Check an inclusion proof against a public key.
     VerifyProof(cmd::store::VerifyProofArgs),
+    /// Disk use per source: partitions, events, bytes, days held, retention drops.
+    Usage(cmd::store::UsageArgs),
     /// Records that could not be accepted: list or replay them.
     Deadletter {
         #[command(subcommand)]
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::store::verify_cmd(a),
         Command::Prove(a) => cmd::store::prove_cmd(a),
         Command::VerifyProof(a) => cmd::store::verify_proof_cmd(a),
+        Command::Usage(a) => cmd::store::usage_cmd(a),
         Command::Deadletter { command } => cmd::data::deadletter(command),
         Command::Rules {
             command: RulesCommand::Lint(a),

@@ -396,3 +396,55 @@ pub fn verify_proof_cmd(a: VerifyProofArgs) -> Result<ExitCode> {
         }
     }
 }
+
+/// Arguments of `usage`.
+#[derive(Args)]
+pub struct UsageArgs {
+    /// Data folder.
+    #[arg(long, value_name = "DIR", default_value = "yagura-data")]
+    data_dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+/// Disk use per source.
+pub fn usage_cmd(a: UsageArgs) -> Result<ExitCode> {
+    let rows = yagura_store::store::usage(&store_dir(&a.data_dir))?;
+    let t = Table {
+        columns: [
+            "source",
+            "partitions",
+            "events",
+            "block_bytes",
+            "index_bytes",
+            "bytes_per_event",
+            "first_day",
+            "last_day",
+            "dropped_partitions",
+            "dropped_events",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: rows
+            .iter()
+            .map(|u| {
+                let per = (u.block_bytes + u.index_bytes) as f64 / u.events.max(1) as f64;
+                vec![
+                    u.source.clone().into(),
+                    u.partitions.into(),
+                    u.events.into(),
+                    u.block_bytes.into(),
+                    u.index_bytes.into(),
+                    ((per * 10.0).round() / 10.0).into(),
+                    u.first_day.clone().into(),
+                    u.last_day.clone().into(),
+                    u.dropped_partitions.into(),
+                    u.dropped_events.into(),
+                ]
+            })
+            .collect(),
+    };
+    print_table(&t, a.format)?;
+    Ok(ExitCode::SUCCESS)
+}
