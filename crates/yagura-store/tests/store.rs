@@ -18,6 +18,8 @@ fn cfg() -> StoreConfig {
     StoreConfig {
         fsync: false,
         flush_events: 1000,
+        // Several blocks per partition in one flush.
+        block_events: 300,
         writer_memory: 16 << 20,
         ..StoreConfig::default()
     }
