@@ -401,15 +401,10 @@ impl Reader {
                     ),
                 }
             }
-            Expr::Cmp { field, .. }
-            | Expr::In { field, .. }
-            | Expr::Contains { field, .. }
-            | Expr::StartsWith { field, .. }
-            | Expr::EndsWith { field, .. }
-            | Expr::Regex { field, .. }
-            | Expr::Cidr { field, .. }
-            | Expr::Exists { field }
-                if index::is_text_field(field) && field != "@timestamp" =>
+            // The text fields are not in `f`: the events are checked one by one.
+            _ if e
+                .field()
+                .is_some_and(|f| index::is_text_field(f) && f != "@timestamp") =>
             {
                 all()
             }

@@ -52,6 +52,21 @@ fn all_events(reader: &Reader) -> Vec<Map<String, Value>> {
     out
 }
 
+/// The `blocks.dat` of the first partition found.
+fn first_blocks_file(dir: &Path) -> PathBuf {
+    let src = std::fs::read_dir(dir.join("parts"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let day = std::fs::read_dir(src.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    day.path().join("blocks.dat")
+}
+
 fn plain(q: &Query, events: &[Map<String, Value>]) -> query::Table {
     let rows = events
         .iter()
@@ -200,17 +215,7 @@ fn verify_names_a_removed_or_reordered_record_and_proofs_check() {
 
     // Rewrite the first block with two records swapped, then with one removed, keeping its
     // leaf and hash prefixes (an attacker rewriting history with valid framing).
-    let src = std::fs::read_dir(dir.path().join("parts"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let day = std::fs::read_dir(src.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let path = day.path().join("blocks.dat");
+    let path = first_blocks_file(dir.path());
     let orig = std::fs::read(&path).unwrap();
     let scan = yagura_store::block::scan(&path).unwrap();
     let first = &scan.blocks[0];
@@ -276,17 +281,7 @@ fn reopen_after_unfinished_flush_keeps_the_logged_blocks_only() {
         all_events(&r).len()
     };
     // A flush that wrote its block but died before its log group: the block is cut on open.
-    let src = std::fs::read_dir(dir.path().join("parts"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let day = std::fs::read_dir(src.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let path = day.path().join("blocks.dat");
+    let path = first_blocks_file(dir.path());
     let orig = std::fs::read(&path).unwrap();
     let mut longer = orig.clone();
     longer.extend_from_slice(&orig[..orig.len().min(100)]);

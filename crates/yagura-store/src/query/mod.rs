@@ -385,22 +385,32 @@ pub fn needs_whole_events(q: &Query) -> bool {
     })
 }
 
+impl Expr {
+    /// The field a predicate tests (`None` for `and`/`or`/`not` and full-text terms).
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Expr::Cmp { field, .. }
+            | Expr::In { field, .. }
+            | Expr::Contains { field, .. }
+            | Expr::StartsWith { field, .. }
+            | Expr::EndsWith { field, .. }
+            | Expr::Regex { field, .. }
+            | Expr::Cidr { field, .. }
+            | Expr::Exists { field } => Some(field),
+            Expr::And(_) | Expr::Or(_) | Expr::Not(_) | Expr::Text { .. } => None,
+        }
+    }
+}
+
 fn expr_fields(e: &Expr, out: &mut Vec<String>) {
     match e {
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_fields(x, out)),
         Expr::Not(x) => expr_fields(x, out),
-        Expr::Cmp { field, .. }
-        | Expr::In { field, .. }
-        | Expr::Contains { field, .. }
-        | Expr::StartsWith { field, .. }
-        | Expr::EndsWith { field, .. }
-        | Expr::Regex { field, .. }
-        | Expr::Cidr { field, .. }
-        | Expr::Exists { field } => out.push(field.clone()),
         Expr::Text { .. } => {
             out.push("message".to_string());
             out.push("event.original".to_string());
         }
+        _ => out.extend(e.field().map(str::to_owned)),
     }
 }
 
