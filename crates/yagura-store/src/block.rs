@@ -17,7 +17,7 @@
 //! altered record inside a block whose root no longer matches.
 
 use crate::merkle::{self, BlockLeaf, Hash, Leaf};
-use crate::StoreError;
+use crate::{io, StoreError};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -104,11 +104,6 @@ impl BlockBuilder {
         self.hashes.is_empty()
     }
 
-    /// Uncompressed bytes so far.
-    pub fn raw_len(&self) -> usize {
-        self.raw.len()
-    }
-
     /// Compresses and frames the block; returns its bytes and leaf. Leaves the builder empty.
     pub fn finish(&mut self, partition: &str) -> Result<(Vec<u8>, BlockLeaf), StoreError> {
         let compressed = compress(&self.raw).map_err(|e| {
@@ -166,13 +161,6 @@ fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     dec.read_to_end(&mut out)?;
     Ok(out)
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
 }
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
@@ -400,4 +388,11 @@ impl BlockFile {
     pub fn sync(&self) -> Result<(), StoreError> {
         self.file.sync_data().map_err(io(&self.path))
     }
+}
+
+/// The `yagura.seq` a stored record (or journal line) starts with.
+pub fn record_seq(rec: &[u8]) -> Option<u64> {
+    let rest = rec.strip_prefix(b"{\"yagura.seq\":")?;
+    let end = rest.iter().position(|b| !b.is_ascii_digit())?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }

@@ -3,7 +3,7 @@
 //! `DIR/<first seq, 20 digits>.ndjson`. A line cut short by a crash is removed on open (its
 //! events were never committed, so the indexer writes them again from the log).
 
-use crate::{EventStore, StoreError};
+use crate::{io, EventStore, StoreError};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -23,13 +23,6 @@ pub struct Journal {
     fsync: bool,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
 fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).map_err(io(dir))? {
@@ -44,13 +37,6 @@ fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     }
     out.sort();
     Ok(out)
-}
-
-/// The `yagura.seq` of a journal line.
-fn seq_of(line: &[u8]) -> Option<u64> {
-    let rest = line.strip_prefix(b"{\"yagura.seq\":")?;
-    let end = rest.iter().position(|b| !b.is_ascii_digit())?;
-    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
 impl Journal {
@@ -95,7 +81,7 @@ impl Journal {
                     Some(i) => &tail[i + 1..],
                     None => tail,
                 };
-                let last = seq_of(last_line).unwrap_or(first.saturating_sub(1));
+                let last = crate::block::record_seq(last_line).unwrap_or(first.saturating_sub(1));
                 (path.clone(), last)
             }
         };

@@ -33,6 +33,14 @@ pub use journal::{read_events, Journal};
 pub use search::{Reader, SearchOptions, SearchStats};
 pub use store::{Limit, Store, StoreConfig};
 
+/// Maps an I/O error on `path` to [`StoreError::Io`].
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
 /// Errors of a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -15,7 +15,7 @@ use crate::block::{self, BlockMeta};
 use crate::index::{self, Fields, IP_FIELDS};
 use crate::query::{self, Agg, AggFunc, CmpOp, Expr, Lit, Query, Stage, Table};
 use crate::store::{day_start, read_groups};
-use crate::StoreError;
+use crate::{io, StoreError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fs::File;
@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{DynamicColumn, StrColumn};
+use tantivy::columnar::StrColumn;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, Query as TQuery, RangeQuery, TermQuery,
     TermSetQuery,
@@ -70,13 +70,6 @@ pub struct Reader {
 
 fn tv(e: tantivy::TantivyError) -> StoreError {
     StoreError::Index(e.to_string())
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
 }
 
 impl Reader {
@@ -150,7 +143,6 @@ impl Reader {
             }
             parts.push(part);
         }
-        let _ = &self.parts;
         self.parts = parts;
         Ok(())
     }
@@ -240,14 +232,7 @@ impl Reader {
                 let searcher = p.reader.searcher();
                 let (tq, exact) = self.compile_ranged(filter, o, &searcher)?;
                 stats.exact &= exact;
-                let found = searcher
-                    .search(
-                        &tq,
-                        &HitCollector {
-                            fields: &self.fields,
-                        },
-                    )
-                    .map_err(tv)?;
+                let found = searcher.search(&tq, &HitCollector).map_err(tv)?;
                 stats.candidates += found.len() as u64;
                 hits.extend(found.into_iter().map(|(ts, seq, loc)| (ts, seq, pi, loc)));
             }
@@ -717,9 +702,7 @@ fn num_term(base: &Term, s: &str) -> Option<Term> {
 }
 
 /// Collects `(ts, seq, loc)` of every hit.
-struct HitCollector<'a> {
-    fields: &'a Fields,
-}
+struct HitCollector;
 
 struct HitSegment {
     ts: tantivy::columnar::Column<i64>,
@@ -728,12 +711,11 @@ struct HitSegment {
     out: Vec<(i64, u64, u64)>,
 }
 
-impl Collector for HitCollector<'_> {
+impl Collector for HitCollector {
     type Fruit = Vec<(i64, u64, u64)>;
     type Child = HitSegment;
     fn for_segment(&self, _: u32, seg: &SegmentReader) -> tantivy::Result<HitSegment> {
         let ff = seg.fast_fields();
-        let _ = self.fields;
         Ok(HitSegment {
             ts: ff.i64("ts")?,
             seq: ff.u64("seq")?,
@@ -920,6 +902,3 @@ impl BlockCache {
         Ok(serde_json::from_slice(line).ok())
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: DynamicColumn) {}

@@ -22,9 +22,9 @@
 
 use crate::block::{self, BlockBuilder, BlockFile, BlockMeta};
 use crate::index::{self, Fields};
-use crate::merkle::{BlockLeaf, DeletionLeaf, Leaf, Tree};
+use crate::merkle::{DeletionLeaf, Leaf, Tree};
 use crate::proof::{SignedTreeHead, Signer, TreeHead};
-use crate::{EventStore, StoreError};
+use crate::{io, EventStore, StoreError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -101,13 +101,6 @@ impl StoreConfig {
             max_writers: 16,
             ..Self::default()
         }
-    }
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
     }
 }
 
@@ -671,7 +664,6 @@ impl Store {
             }
             if part.staged != bi {
                 // The index lags (a writer was closed with uncommitted blocks): catch up first.
-                let _ = part;
                 self.reindex_tail(&key)?;
                 continue;
             }
@@ -746,7 +738,7 @@ impl Store {
         doc.remove("yagura.seq");
         self.record.clear();
         self.record.extend_from_slice(b"{\"yagura.seq\":");
-        self.record.extend_from_slice(itoa_u64(seq).as_bytes());
+        self.record.extend_from_slice(seq.to_string().as_bytes());
         let body = serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         match body.strip_prefix(b"{") {
             Some(rest) if rest.first() != Some(&b'}') => {
@@ -898,11 +890,6 @@ impl Store {
         self.tree.len()
     }
 
-    /// Leaf hashes of the log (for proofs).
-    pub fn tree(&self) -> &Tree {
-        &self.tree
-    }
-
     /// The store's folder.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -928,10 +915,6 @@ fn sync_dir(d: &Path) {
     if let Ok(f) = File::open(d) {
         let _ = f.sync_all();
     }
-}
-
-fn itoa_u64(n: u64) -> String {
-    n.to_string()
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -994,9 +977,6 @@ impl EventStore for Store {
     }
 }
 
-#[allow(dead_code)]
-fn _assert_leaf_types(_: &BlockLeaf) {}
-
 /// Calls `f` with every stored record (`{"yagura.seq":N,…}`), in storage order (ascending
 /// `yagura.seq`). Reads the log's groups in order and each group's blocks, so memory is one
 /// flush group's records at most. Returns the count.
@@ -1039,7 +1019,7 @@ pub fn for_each_event(dir: &Path, mut f: impl FnMut(&[u8])) -> Result<u64, Store
             let path = dir.join("parts").join(&b.partition).join("blocks.dat");
             let data = block::read(file, &path, meta.offset, meta.len)?;
             for r in data.records() {
-                recs.push((crate::verify::seq_of(r).unwrap_or(0), r.to_vec()));
+                recs.push((block::record_seq(r).unwrap_or(0), r.to_vec()));
             }
         }
         recs.sort_by_key(|(s, _)| *s);

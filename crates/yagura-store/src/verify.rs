@@ -258,7 +258,7 @@ fn verify_partition(
                 Some(j) => {
                     let seq = recs
                         .get(j)
-                        .and_then(|rec| seq_of(rec))
+                        .and_then(|rec| crate::block::record_seq(rec))
                         .map(|s| format!(" (yagura.seq {s})"))
                         .unwrap_or_default();
                     format!("record {j}{seq} altered, removed or out of order")
@@ -285,13 +285,6 @@ fn verify_partition(
         ));
     }
     Ok(())
-}
-
-/// The `yagura.seq` of a stored record.
-pub fn seq_of(rec: &[u8]) -> Option<u64> {
-    let rest = rec.strip_prefix(b"{\"yagura.seq\":")?;
-    let end = rest.iter().position(|b| !b.is_ascii_digit())?;
-    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
 /// Builds the inclusion proof of the event `id` (`yagura.seq`) against the latest signed head.
@@ -323,19 +316,27 @@ pub fn prove(dir: &Path, id: u64) -> Result<Proof, StoreError> {
         *n += 1;
     }
     // Latest first: the block holding `id` starts at or before it, and is usually the last such.
+    // Each partition's blocks file is scanned and opened once, however many blocks are tried.
+    let mut files: BTreeMap<String, (Vec<block::BlockMeta>, File)> = BTreeMap::new();
     for (idx, leaf, bi) in candidates.into_iter().rev() {
         let path = dir.join("parts").join(&leaf.partition).join("blocks.dat");
-        let scan = block::scan(&path)?;
-        let Some(meta) = scan.blocks.get(bi) else {
+        if !files.contains_key(&leaf.partition) {
+            let scan = block::scan(&path)?;
+            let f = File::open(&path).map_err(crate::io(&path))?;
+            files.insert(leaf.partition.clone(), (scan.blocks, f));
+        }
+        let Some((metas, f)) = files.get_mut(&leaf.partition) else {
             continue;
         };
-        let mut f = File::open(&path).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let data = block::read(&mut f, &path, meta.offset, meta.len)?;
+        let Some(meta) = metas.get(bi) else {
+            continue;
+        };
+        let data = block::read(f, &path, meta.offset, meta.len)?;
         let recs: Vec<&[u8]> = data.records().collect();
-        let Some(pos) = recs.iter().position(|r| seq_of(r) == Some(id)) else {
+        let Some(pos) = recs
+            .iter()
+            .position(|r| crate::block::record_seq(r) == Some(id))
+        else {
             continue;
         };
         let hashes: Vec<Hash> = recs.iter().map(|r| merkle::event_leaf(r)).collect();
