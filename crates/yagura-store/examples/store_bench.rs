@@ -76,9 +76,10 @@ fn load(a: &Args) -> Res<()> {
                 break;
             }
             raw_bytes += n as u64;
-            match serde_json::from_str::<Value>(line.trim_end()) {
+            let l = line.trim_end();
+            match serde_json::from_str::<Value>(l) {
                 Ok(Value::Object(doc)) => {
-                    store.append_doc(None, doc)?;
+                    store.append_parsed(None, l.as_bytes(), doc)?;
                     events += 1;
                 }
                 _ => bad += 1,

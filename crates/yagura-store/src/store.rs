@@ -732,17 +732,47 @@ impl Store {
     pub fn append_doc(
         &mut self,
         wal_seq: Option<u64>,
+        doc: Map<String, Value>,
+    ) -> Result<u64, StoreError> {
+        self.push(wal_seq, None, doc)
+    }
+
+    /// [`Store::append_doc`] for an object parsed from `raw`, its compact JSON: `raw` is stored
+    /// as it is (after the id) instead of being serialized again, unless it carries a
+    /// `yagura.seq` of its own (replaced by the store's).
+    pub fn append_parsed(
+        &mut self,
+        wal_seq: Option<u64>,
+        raw: &[u8],
+        doc: Map<String, Value>,
+    ) -> Result<u64, StoreError> {
+        self.push(wal_seq, Some(raw), doc)
+    }
+
+    fn push(
+        &mut self,
+        wal_seq: Option<u64>,
+        raw: Option<&[u8]>,
         mut doc: Map<String, Value>,
     ) -> Result<u64, StoreError> {
         self.next_id += 1;
         let seq = self.next_id;
         let ts = time_of(&doc).unwrap_or_else(now_ms);
         let key = format!("{}/{}", source_of(&doc), day_of(ts));
-        doc.remove("yagura.seq");
+        let own_id = doc.shift_remove("yagura.seq").is_some();
         self.record.clear();
         self.record.extend_from_slice(b"{\"yagura.seq\":");
-        self.record.extend_from_slice(seq.to_string().as_bytes());
-        let body = serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.record, "{seq}");
+        let serialized;
+        let body = match raw {
+            Some(r) if !own_id && r.first() == Some(&b'{') && r.last() == Some(&b'}') => r,
+            _ => {
+                serialized =
+                    serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                &serialized[..]
+            }
+        };
         match body.strip_prefix(b"{") {
             Some(rest) if rest.first() != Some(&b'}') => {
                 self.record.push(b',');
@@ -930,7 +960,7 @@ pub fn now_ms() -> i64 {
 impl EventStore for Store {
     fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError> {
         match serde_json::from_slice::<Map<String, Value>>(doc) {
-            Ok(m) => self.append_doc(Some(seq), m).map(|_| ()),
+            Ok(m) => self.append_parsed(Some(seq), doc, m).map(|_| ()),
             Err(e) => {
                 tracing::error!("event {seq}: not a JSON object ({e}); not stored");
                 Ok(())

@@ -380,3 +380,40 @@ fn japanese_full_text_through_the_index_equals_a_plain_scan() {
     expect(r#""失敗" and "login""#, 0);
     expect(r#""失敗" | stats count()"#, 1);
 }
+
+/// Events from the write-ahead log (`EventStore::append`, what `serve` does) are stored as
+/// they came, after the store's own id; one that carries a `yagura.seq` of its own gets the
+/// store's instead, never two; bytes that are not a JSON object are skipped, the rest stored.
+#[test]
+fn appended_log_records_keep_their_bytes_and_get_the_store_id() {
+    use yagura_store::EventStore;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let mut s = Store::open(&dir, cfg()).unwrap();
+    let lines: [&[u8]; 4] = [
+        br#"{"@timestamp":"2026-11-30T10:00:00Z","event.module":"system","message":"a \u00e9 1.50"}"#,
+        br#"{"yagura.seq":999,"@timestamp":"2026-11-30T10:00:01Z","event.module":"system","message":"b"}"#,
+        b"not json",
+        br#"{"@timestamp":"2026-11-30T10:00:02Z","event.module":"system","n":1.50}"#,
+    ];
+    for (i, l) in lines.iter().enumerate() {
+        s.append(i as u64 + 1, l).unwrap();
+    }
+    s.close().unwrap();
+    let mut got = Vec::new();
+    yagura_store::store::for_each_event(&dir, |r| {
+        got.push(String::from_utf8_lossy(r).into_owned())
+    })
+    .unwrap();
+    assert_eq!(
+        got,
+        [
+            r#"{"yagura.seq":1,"@timestamp":"2026-11-30T10:00:00Z","event.module":"system","message":"a \u00e9 1.50"}"#,
+            r#"{"yagura.seq":2,"@timestamp":"2026-11-30T10:00:01Z","event.module":"system","message":"b"}"#,
+            r#"{"yagura.seq":3,"@timestamp":"2026-11-30T10:00:02Z","event.module":"system","n":1.50}"#,
+        ]
+    );
+    let key = store_public_key(&dir).unwrap();
+    let report = verify(&dir, &key).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+}
