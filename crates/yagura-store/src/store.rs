@@ -92,8 +92,8 @@ impl StoreConfig {
     /// For loading files (`yagura import`): rarer index commits, so the index is written in
     /// fewer, larger segments (faster, and smaller on disk). Flushes stay at 32 Ki events: the
     /// events held until a flush are parsed objects (~4 KB each), and 256 Ki of them (2.1 GB
-    /// RSS) cost a sixth of the load in page faults (bench/store.sh: 23.1 k → 26.8 k events/s,
-    /// 2.1 GB → 0.75 GB peak RSS on 500 k events).
+    /// RSS) cost a sixth of the load in page faults (`store_bench load` on 500 k generated events:
+    /// 23.1 k → 26.8 k events/s, 2.1 GB → 0.75 GB peak RSS).
     pub fn bulk() -> Self {
         Self {
             flush_events: 32 << 10,
@@ -739,7 +739,8 @@ impl Store {
 
     /// [`Store::append_doc`] for an object parsed from `raw`, its compact JSON: `raw` is stored
     /// as it is (after the id) instead of being serialized again, unless it carries a
-    /// `yagura.seq` of its own (replaced by the store's).
+    /// `yagura.seq` of its own (replaced by the store's). `raw` must be what `doc` was parsed
+    /// from: with duplicate keys, the stored bytes would keep both while the index sees one.
     pub fn append_parsed(
         &mut self,
         wal_seq: Option<u64>,
