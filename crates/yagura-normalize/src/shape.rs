@@ -16,6 +16,13 @@ pub enum Shape {
     Ecs,
 }
 
+impl Shape {
+    /// True for the Windows layouts (EVTX, Winlogbeat, NXLog), flattened to Windows names.
+    pub fn is_windows(self) -> bool {
+        self != Shape::Ecs
+    }
+}
+
 /// Top-level names that, next to `EventID`, mark a flat Windows event.
 const FLAT_WINDOWS_MARKERS: &[&str] = &["Channel", "SourceName", "Hostname", "ProviderGuid"];
 

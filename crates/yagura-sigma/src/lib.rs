@@ -2,8 +2,11 @@
 //!
 //! **Owns:** parsing Sigma rules, correlation rules and filters ([`RuleSet`]); processing
 //! pipelines that map logsources and field names ([`Pipeline`], data files under `pipelines/`);
-//! compiling rules into a [`Plan`] and evaluating it on [`yagura_event::Record`]s; correlating
-//! matches over time ([`correlation::Correlator`]).
+//! compiling rules into a [`Plan`] and evaluating it on [`yagura_event::Record`]s; the
+//! [`Detector`] that `hunt` and `serve` share (the Windows and ECS plans plus user pipelines,
+//! with what correlations capture); loading rule folders and the built-in pack ([`load`],
+//! [`builtin`], data under `rules/`); which logsources the events served ([`activity`]);
+//! correlating matches over time ([`correlation::Correlator`]).
 //!
 //! **Must not:** read log files, know input formats, print, or keep events. Callers decode events
 //! into records and decide what to do with matches.
@@ -39,12 +42,16 @@
 
 #![warn(missing_docs)]
 
+pub mod activity;
+pub mod builtin;
 pub mod condition;
 pub mod correlation;
 pub mod detection;
+pub mod detector;
 mod error;
 mod eval;
 pub mod lazy_regex;
+pub mod load;
 pub mod matcher;
 pub mod modifier;
 pub mod pattern;
@@ -56,6 +63,7 @@ mod rule_cache;
 mod ruleset;
 
 pub use error::{LoadError, PipelineError, RuleError};
+pub use detector::{Detector, DetectorWorker, Family};
 pub use eval::Scratch;
 pub use pipeline::Pipeline;
 pub use plan::{Plan, PlanStats, RuleId};

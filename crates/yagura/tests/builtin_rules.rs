@@ -1,4 +1,4 @@
-//! The built-in rule pack (`crates/yagura/rules/`, embedded by `build.rs`) on real attack logs
+//! The built-in rule pack (`crates/yagura-sigma/rules/`, embedded by its `build.rs`) on real attack logs
 //! from `../shared/data`: for every reported rule one file it must fire on (with the expected
 //! number of detections) and one related file it must stay silent on. `yagura hunt` runs with no
 //! `--rules`, so only the built-in pack is loaded. Where no real sample exists (correlations whose

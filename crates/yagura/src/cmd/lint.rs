@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use yagura_sigma::rule::Meta;
 use yagura_sigma::{Pipeline, Plan, RuleSet};
 
-use crate::hunt::activity::{inactive_rules, per_logsource, Activity};
+use yagura_sigma::activity::{inactive_rules, per_logsource, Activity};
 
 /// Arguments of `rules lint`.
 #[derive(Args)]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use yagura_ingest::{discover, Item, ReadOptions};
 use yagura_sigma::{LoadOptions, RuleSet};
 
-use crate::hunt::detector::Detector;
+use yagura_sigma::Detector;
 
 /// Arguments of `rules test`.
 #[derive(Args)]
@@ -131,7 +131,7 @@ fn run_case(case: &TestCase, sigma_root: &Path, base: &Path) -> Outcome {
     let mut matches = 0;
     for file in &found.files {
         file.read(&ReadOptions::default(), &mut |item| match item {
-            Item::Doc { loc, doc } => match worker.evaluate(doc) {
+            Item::Doc { loc, doc } => match crate::hunt::evaluate_doc(&mut worker, doc) {
                 Ok(_) => {
                     if worker
                         .hits()

@@ -10,7 +10,7 @@ use yagura_sigma::correlation::Capture;
 use yagura_sigma::rule::Level;
 
 use super::detection::Detection;
-use super::detector::{Detector, DetectorWorker};
+use yagura_sigma::{Detector, DetectorWorker};
 use super::key_fields::summarize;
 use super::text::{is_vendor_json, meta_at, meta_of, mtime_ms};
 
@@ -237,7 +237,7 @@ fn evaluate_stored(
             .and_then(|v| v.as_str())
             .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
         if let Some(original) = original {
-            match worker.evaluate(&original) {
+            match super::evaluate_doc(worker, &original) {
                 Ok(meta) => {
                     if !worker.hits().is_empty() {
                         report_hits(worker, meta, &loc, levels, filter, tx);
@@ -268,7 +268,7 @@ fn evaluate_stored(
         )));
         return;
     }
-    worker.evaluate_parsed_record();
+    worker.evaluate_record(yagura_sigma::Family::Ecs);
     if !worker.hits().is_empty() {
         let meta = meta_at(&worker.record, timestamp);
         report_hits(worker, meta, &loc, levels, filter, tx);
@@ -300,7 +300,7 @@ fn scan_file(
     // EVTX records come as JSON text, flattened without building a `Value` per record.
     file.read_raw(read_opts, &mut |item| {
         let (loc, result) = match item {
-            RawItem::Json { loc, json } => (loc, worker.evaluate_json(json)),
+            RawItem::Json { loc, json } => (loc, super::evaluate_evtx_json(worker, json)),
             RawItem::Doc { loc, doc }
                 if is_vendor_json(doc) || cloudtrail_records(doc).is_some() =>
             {
@@ -323,7 +323,7 @@ fn scan_file(
                         continue;
                     }
                     count_event(&mut events, tx);
-                    worker.evaluate_parsed_record();
+                    worker.evaluate_record(yagura_sigma::Family::Ecs);
                     if !worker.hits().is_empty() {
                         let meta = meta_of(&worker.record, outcome);
                         // Records of one `{"Records":[...]}` file are numbered in it.
@@ -342,7 +342,7 @@ fn scan_file(
                 }
                 return;
             }
-            RawItem::Doc { loc, doc } => (loc, worker.evaluate(doc)),
+            RawItem::Doc { loc, doc } => (loc, super::evaluate_doc(worker, doc)),
             RawItem::Error(e) => {
                 let _ = tx.send(Message::Error(e));
                 return;
@@ -412,7 +412,7 @@ fn scan_text(
                 return;
             }
             count_event(&mut events, tx);
-            worker.evaluate_parsed_record();
+            worker.evaluate_record(yagura_sigma::Family::Ecs);
             if !worker.hits().is_empty() {
                 let meta = meta_of(&worker.record, outcome);
                 report_hits(worker, meta, loc, levels, filter, tx);

@@ -1,12 +1,23 @@
-//! One document in, the rules it matches out: normalization plus the plan of its shape.
+//! One flattened event in, the rules it matches out: the plan of its family of field names,
+//! plus the plans of user pipelines, with what correlations need from each match.
 
 use std::sync::OnceLock;
 use yagura_event::Record;
-use yagura_normalize::{EventMeta, NormalizeError, Shape};
-use yagura_sigma::correlation::{Capture, CaptureSpec};
-use yagura_sigma::{Pipeline, Plan, RuleId, RuleSet, Scratch};
 
-use super::activity::{inactive_rules, Activity, ActivityScratch, Inactive};
+use crate::activity::{inactive_rules, Activity, ActivityScratch, Inactive};
+use crate::correlation::{Capture, CaptureSpec};
+use crate::{Pipeline, Plan, RuleId, RuleSet, Scratch};
+
+/// The field names of an event, which decide the plan it is evaluated on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Windows events with their own names (`EventID`, `Channel`, event data by name): EVTX,
+    /// Winlogbeat and NXLog documents as `yagura_normalize::flatten` gives them.
+    Windows,
+    /// ECS names (`source.ip`, `winlog.event_data.*`): what the text-log and vendor-JSON
+    /// parsers write.
+    Ecs,
+}
 
 /// A pipeline given with `--pipeline`: its plan runs on every event, next to the built-in plan
 /// of the event's shape.
@@ -109,7 +120,7 @@ impl<'r> Detector<'r> {
             base_hits: 0,
             user_hits: Vec::new(),
             user_from: Vec::new(),
-            last_shape: Shape::EvtxXml,
+            last_family: Family::Windows,
         }
     }
 }
@@ -130,45 +141,24 @@ pub struct DetectorWorker<'d, 'r> {
     user_hits: Vec<RuleId>,
     /// For `hits[base_hits..]`: the user plan that matched each.
     user_from: Vec<usize>,
-    last_shape: Shape,
+    last_family: Family,
 }
 
 impl DetectorWorker<'_, '_> {
-    /// Flattens `doc` and evaluates it; returns its meta. Afterwards [`Self::hits`] holds the
-    /// rules it matched and `record` the flattened document.
-    pub fn evaluate(&mut self, doc: &serde_json::Value) -> Result<EventMeta, NormalizeError> {
-        let (shape, meta) = yagura_normalize::flatten(doc, &mut self.record)?;
-        self.evaluate_record(shape);
-        Ok(meta)
-    }
-
-    /// [`Self::evaluate`] for an EVTX record as JSON text: flattened straight from the text
-    /// (the same record and meta as the parsed document gives).
-    pub fn evaluate_json(&mut self, json: &str) -> Result<EventMeta, NormalizeError> {
-        let (shape, meta) = yagura_normalize::flatten_evtx_json(json, &mut self.record)?;
-        self.evaluate_record(shape);
-        Ok(meta)
-    }
-
-    /// Evaluates `record` as the text-log and vendor-JSON parsers
-    /// (`yagura_normalize::parse::Parser`) left it: an ECS record, on the ECS plan.
-    pub fn evaluate_parsed_record(&mut self) {
-        self.evaluate_record(Shape::Ecs);
-    }
-
-    /// Evaluates `record`, flattened from a document of shape `shape`.
-    fn evaluate_record(&mut self, shape: Shape) {
+    /// Evaluates [`Self::record`] (flattened by the caller) on the plan of `family`;
+    /// afterwards [`Self::hits`] holds the rules it matched.
+    pub fn evaluate_record(&mut self, family: Family) {
         self.hits.clear();
-        self.last_shape = shape;
+        self.last_family = family;
         let d = self.detector;
-        match shape {
-            Shape::Ecs => {
+        match family {
+            Family::Ecs => {
                 let plan = &d.ecs().0;
                 let scratch = self.ecs_scratch.get_or_insert_with(|| plan.scratch());
                 plan.evaluate(&self.record, scratch, &mut self.hits);
                 d.ecs_activity.observe(&self.record, &mut self.activity);
             }
-            Shape::EvtxXml | Shape::Winlogbeat | Shape::Nxlog => {
+            Family::Windows => {
                 d.windows
                     .evaluate(&self.record, &mut self.windows_scratch, &mut self.hits);
                 d.windows_activity.observe(&self.record, &mut self.activity);
@@ -207,9 +197,9 @@ impl DetectorWorker<'_, '_> {
             .position(|&r| r == rule)
             .and_then(|i| self.user_from.get(i))
             .and_then(|&u| self.detector.user.get(u));
-        let spec = match (user, self.last_shape) {
+        let spec = match (user, self.last_family) {
             (Some(u), _) => &u.captures,
-            (None, Shape::Ecs) => &self.detector.ecs().1,
+            (None, Family::Ecs) => &self.detector.ecs().1,
             (None, _) => &self.detector.windows_captures,
         };
         spec.capture(rule, &self.record)

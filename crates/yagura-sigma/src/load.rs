@@ -1,22 +1,20 @@
-//! Loading the hunt's rules: the built-in pack (unless disabled) and every `--rules` folder,
+//! Loading rules as `hunt` and `serve` do: the built-in pack (unless disabled) and every `--rules` folder,
 //! through the rule cache (see [`yagura_sigma::RuleCache`]) unless it is disabled.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use yagura_sigma::{LoadOptions, RuleCache, RuleSet};
-
-use super::builtin::BUILTIN_RULES;
-use super::labels::Labels;
+use crate::builtin::BUILTIN_RULES;
+use crate::{LoadOptions, RuleCache, RuleSet};
 
 /// Loads the rules; rejections stay in `set.errors` for the caller to report. With `cache_dir`,
 /// the YAML of the `--rules` files comes from (and goes to) the cache there; a cache that
-/// cannot be written is reported on stderr in the words of `labels`.
+/// cannot be written is passed to `cache_not_written` (file, reason): rules still load.
 pub fn load_rules(
     builtin: bool,
     folders: &[PathBuf],
     opts: &LoadOptions,
     cache_dir: Option<&Path>,
-    labels: &Labels,
+    cache_not_written: impl FnOnce(&Path, &str),
 ) -> RuleSet {
     let mut set = RuleSet::new();
     if builtin {
@@ -33,10 +31,7 @@ pub fn load_rules(
     set.load_paths(folders, &opts);
     if let (Some(cache), Some(file)) = (&opts.cache, &cache_file) {
         if let Err(e) = cache.save(file) {
-            eprintln!(
-                "{}",
-                (labels.cache_not_written)(&file.display().to_string(), &e.to_string())
-            );
+            cache_not_written(file, &e.to_string());
         }
     }
     set.finish();

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use yagura_event::Record;
-use yagura_sigma::correlation::rule::CorrelationType;
-use yagura_sigma::rule::Logsource;
-use yagura_sigma::{Pipeline, RuleRef, RuleSet};
+use crate::correlation::rule::CorrelationType;
+use crate::rule::Logsource;
+use crate::{Pipeline, RuleRef, RuleSet};
 
 /// The conditions of a pipeline's entries, with what the events showed so far (shared by the
 /// workers).
