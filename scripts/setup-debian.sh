@@ -44,7 +44,7 @@ exec "$R/usr/sbin/syslog-ng" --module-path="$R/usr/lib/syslog-ng/3.38" "$@"
 SH
 chmod +x "$SNG/run"
 
-python3 -c 'import elasticsearch, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, chdb, blake3, cryptography' 2>/dev/null \
+python3 -c 'import elasticsearch, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, chdb, blake3, cryptography, aiosmtpd' 2>/dev/null \
     || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-        elasticsearch opentelemetry-sdk opentelemetry-exporter-otlp-proto-http chdb blake3 cryptography
+        elasticsearch opentelemetry-sdk opentelemetry-exporter-otlp-proto-http chdb blake3 cryptography aiosmtpd
 echo "setup: ok"

@@ -1,0 +1,1 @@
+//! Delivery of alerts (placeholder until the notification module lands).
