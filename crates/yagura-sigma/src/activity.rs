@@ -7,12 +7,12 @@
 //! fields the conditions name are found in one pass over the record, so the check costs little
 //! next to the evaluation.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use yagura_event::Record;
 use crate::correlation::rule::CorrelationType;
 use crate::rule::Logsource;
 use crate::{Pipeline, RuleRef, RuleSet};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use yagura_event::Record;
 
 /// The conditions of a pipeline's entries, with what the events showed so far (shared by the
 /// workers).

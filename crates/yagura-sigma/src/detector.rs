@@ -148,6 +148,14 @@ impl DetectorWorker<'_, '_> {
     /// Evaluates [`Self::record`] (flattened by the caller) on the plan of `family`;
     /// afterwards [`Self::hits`] holds the rules it matched.
     pub fn evaluate_record(&mut self, family: Family) {
+        let rec = std::mem::take(&mut self.record);
+        self.evaluate_other(&rec, family);
+        self.record = rec;
+    }
+
+    /// [`Self::evaluate_record`] on a record the caller keeps (the indexer's normalized
+    /// event); read captures from it with [`Self::capture_in`].
+    pub fn evaluate_other(&mut self, rec: &Record, family: Family) {
         self.hits.clear();
         self.last_family = family;
         let d = self.detector;
@@ -155,21 +163,21 @@ impl DetectorWorker<'_, '_> {
             Family::Ecs => {
                 let plan = &d.ecs().0;
                 let scratch = self.ecs_scratch.get_or_insert_with(|| plan.scratch());
-                plan.evaluate(&self.record, scratch, &mut self.hits);
-                d.ecs_activity.observe(&self.record, &mut self.activity);
+                plan.evaluate(rec, scratch, &mut self.hits);
+                d.ecs_activity.observe(rec, &mut self.activity);
             }
             Family::Windows => {
                 d.windows
-                    .evaluate(&self.record, &mut self.windows_scratch, &mut self.hits);
-                d.windows_activity.observe(&self.record, &mut self.activity);
+                    .evaluate(rec, &mut self.windows_scratch, &mut self.hits);
+                d.windows_activity.observe(rec, &mut self.activity);
             }
         }
         self.base_hits = self.hits.len();
         self.user_from.clear();
         for (i, (u, scratch)) in d.user.iter().zip(&mut self.user_scratch).enumerate() {
             self.user_hits.clear();
-            u.plan.evaluate(&self.record, scratch, &mut self.user_hits);
-            u.activity.observe(&self.record, &mut self.activity);
+            u.plan.evaluate(rec, scratch, &mut self.user_hits);
+            u.activity.observe(rec, &mut self.activity);
             for &rule in &self.user_hits {
                 if !self.hits.contains(&rule) {
                     self.hits.push(rule);
@@ -192,6 +200,11 @@ impl DetectorWorker<'_, '_> {
     /// What correlations need from the last document for a match of `rule` (`None` when no
     /// correlation references the rule), read with the field names of the plan that matched.
     pub fn capture(&self, rule: RuleId) -> Option<Capture> {
+        self.capture_in(rule, &self.record)
+    }
+
+    /// [`Self::capture`] from `rec`, the record given to [`Self::evaluate_other`].
+    pub fn capture_in(&self, rule: RuleId, rec: &Record) -> Option<Capture> {
         let user = self.hits[self.base_hits..]
             .iter()
             .position(|&r| r == rule)
@@ -202,6 +215,6 @@ impl DetectorWorker<'_, '_> {
             (None, Family::Ecs) => &self.detector.ecs().1,
             (None, _) => &self.detector.windows_captures,
         };
-        spec.capture(rule, &self.record)
+        spec.capture(rule, rec)
     }
 }

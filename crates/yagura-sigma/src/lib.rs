@@ -62,8 +62,8 @@ pub mod rule;
 mod rule_cache;
 mod ruleset;
 
-pub use error::{LoadError, PipelineError, RuleError};
 pub use detector::{Detector, DetectorWorker, Family};
+pub use error::{LoadError, PipelineError, RuleError};
 pub use eval::Scratch;
 pub use pipeline::Pipeline;
 pub use plan::{Plan, PlanStats, RuleId};

@@ -1,10 +1,10 @@
 //! Loading rules as `hunt` and `serve` do: the built-in pack (unless disabled) and every `--rules` folder,
 //! through the rule cache (see [`yagura_sigma::RuleCache`]) unless it is disabled.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use crate::builtin::BUILTIN_RULES;
 use crate::{LoadOptions, RuleCache, RuleSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Loads the rules; rejections stay in `set.errors` for the caller to report. With `cache_dir`,
 /// the YAML of the `--rules` files comes from (and goes to) the cache there; a cache that

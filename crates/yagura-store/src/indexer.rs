@@ -4,6 +4,11 @@
 //! from the log is normalized on [`Indexer::lanes`] threads at once, then appended to the store
 //! in sequence order. Records of one tailed file always go to the same lane, so stream state
 //! (a Zeek `#fields` header) stays with its lines; other records are split by position.
+//!
+//! A [`Tap`] sees every normalized event on the same lanes (streaming detection runs there),
+//! then commits its results after the store's commit. It keeps its own position: the log is
+//! released only behind both, and after a restart the indexer reads from the older of the two,
+//! storing only what the store lacks.
 
 use crate::{EventStore, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,9 +37,48 @@ pub struct IndexerStats {
     pub wal_skipped: AtomicU64,
 }
 
+/// A second consumer of the normalized events, run inside the indexer's loop on the same
+/// records: streaming detection (`yagura-alert`). Its results and its position are its own
+/// business; the indexer only promises to show it every event after the position it resumes
+/// from, in sequence order per lane, and to release the log only behind [`Tap::durable`].
+pub trait Tap: Sync {
+    /// Per-lane state and output (one per normalizing thread).
+    type Lane: Send;
+    /// A new lane.
+    fn lane(&self) -> Self::Lane;
+    /// Where to resume: the last sequence number the tap is done with, given the store's
+    /// (a tap without a checkpoint starts where the store is).
+    fn resume_after(&mut self, store_last: u64) -> u64;
+    /// One normalized event (`rec`, with its event time), on a lane's thread; lanes run in
+    /// parallel, each in ascending sequence order.
+    fn inspect(&self, lane: &mut Self::Lane, seq: u64, rec: &Record, timestamp_ms: i64);
+    /// After a batch, on the indexer's thread: every record up to `last` has been inspected.
+    fn commit(&mut self, lanes: &mut [&mut Self::Lane], last: u64) -> Result<(), StoreError>;
+    /// The last sequence number whose results are durable: the log is kept after it.
+    fn durable(&self) -> u64;
+}
+
+/// No tap: the indexer only stores.
+pub struct NoTap;
+
+impl Tap for NoTap {
+    type Lane = ();
+    fn lane(&self) {}
+    fn resume_after(&mut self, store_last: u64) -> u64 {
+        store_last
+    }
+    fn inspect(&self, _: &mut (), _: u64, _: &Record, _: i64) {}
+    fn commit(&mut self, _: &mut [&mut ()], _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn durable(&self) -> u64 {
+        u64::MAX
+    }
+}
+
 /// One normalizing thread's state and output for a batch.
-#[derive(Default)]
-struct Lane {
+struct Lane<L> {
+    tap: L,
     normalizer: Normalizer,
     rec: Record,
     /// ECS documents written back to back.
@@ -58,8 +102,22 @@ fn source_of<'a>(listener: &str, peer: &'a str, stream: &'a str) -> &'a str {
     ip.trim_start_matches('[').trim_end_matches(']')
 }
 
-impl Lane {
-    fn normalize(&mut self, seq: u64, raw: Option<&RawRecord<'_>>) {
+impl<L> Lane<L> {
+    fn new(tap: L) -> Self {
+        Self {
+            tap,
+            normalizer: Normalizer::default(),
+            rec: Record::default(),
+            out: Vec::new(),
+            items: Vec::new(),
+            unparsed: 0,
+            skipped: 0,
+            damaged: 0,
+            lags: Vec::new(),
+        }
+    }
+
+    fn normalize<T: Tap<Lane = L>>(&mut self, tap: &T, seq: u64, raw: Option<&RawRecord<'_>>) {
         let Some(raw) = raw else {
             self.damaged += 1;
             tracing::error!("write-ahead log record {seq}: cannot be decoded; skipped");
@@ -100,6 +158,7 @@ impl Lane {
                     }
                     None => {}
                 }
+                tap.inspect(&mut self.tap, seq, &self.rec, timestamp_ms);
                 let start = self.out.len();
                 write_json(&self.rec, &mut self.out);
                 self.items.push((seq, start, self.out.len()));
@@ -135,11 +194,13 @@ fn lane_of(raw: Option<&RawRecord<'_>>, index: usize, n: usize, lanes: usize) ->
     index * lanes / n.max(1)
 }
 
-/// Reads the log from the store's last event on, normalizes, stores.
-pub struct Indexer<S: EventStore> {
+/// Reads the log from the store's last event on, normalizes, stores (and shows the events to
+/// a [`Tap`]).
+pub struct Indexer<S: EventStore, T: Tap = NoTap> {
     wal: Arc<dyn Wal>,
     store: S,
-    lanes: Vec<Lane>,
+    tap: T,
+    lanes: Vec<Lane<T::Lane>>,
     assign: Vec<u8>,
     /// Counters.
     pub stats: Arc<IndexerStats>,
@@ -152,6 +213,8 @@ pub struct Indexer<S: EventStore> {
     last_maintain: Instant,
     /// Log records before the first event this run stored (never to be re-read).
     released_floor: u64,
+    /// Events up to this sequence number are in the store already (re-read for the tap).
+    stored_until: u64,
 }
 
 /// How often the store is synced (and the log released behind it) while records keep coming.
@@ -162,7 +225,7 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 /// Batches smaller than this are normalized on the indexer's own thread.
 const PARALLEL_FROM: usize = 1024;
 
-impl<S: EventStore> Indexer<S> {
+impl<S: EventStore> Indexer<S, NoTap> {
     /// An indexer over `wal` into `store`, normalizing on one lane per core (at most 4).
     pub fn new(wal: Arc<dyn Wal>, store: S) -> Self {
         let stats = Arc::new(IndexerStats::default());
@@ -172,7 +235,8 @@ impl<S: EventStore> Indexer<S> {
         Self {
             wal,
             store,
-            lanes: (0..lanes).map(|_| Lane::default()).collect(),
+            tap: NoTap,
+            lanes: (0..lanes).map(|_| Lane::new(())).collect(),
             assign: Vec::new(),
             stats,
             batch: 8192,
@@ -182,9 +246,32 @@ impl<S: EventStore> Indexer<S> {
             last_sync: Instant::now(),
             last_maintain: Instant::now(),
             released_floor: 0,
+            stored_until: 0,
         }
     }
 
+    /// Shows every normalized event to `tap` as well (as many lanes as before).
+    pub fn with_tap<T: Tap>(self, tap: T) -> Indexer<S, T> {
+        let lanes = self.lanes.len();
+        Indexer {
+            wal: self.wal,
+            store: self.store,
+            lanes: (0..lanes).map(|_| Lane::new(tap.lane())).collect(),
+            tap,
+            assign: self.assign,
+            stats: self.stats,
+            batch: self.batch,
+            metrics: self.metrics,
+            processed: self.processed,
+            last_sync: self.last_sync,
+            last_maintain: self.last_maintain,
+            released_floor: self.released_floor,
+            stored_until: self.stored_until,
+        }
+    }
+}
+
+impl<S: EventStore, T: Tap> Indexer<S, T> {
     /// Keeps the counters in `stats` (so that they can be read before the indexer exists).
     pub fn with_stats(mut self, stats: Arc<IndexerStats>) -> Self {
         stats.last_seq.store(
@@ -203,7 +290,9 @@ impl<S: EventStore> Indexer<S> {
 
     /// Normalizes on `lanes` threads (1: on this thread only).
     pub fn with_lanes(mut self, lanes: usize) -> Self {
-        self.lanes = (0..lanes.max(1)).map(|_| Lane::default()).collect();
+        self.lanes = (0..lanes.max(1))
+            .map(|_| Lane::new(self.tap.lane()))
+            .collect();
         self
     }
 
@@ -230,7 +319,7 @@ impl<S: EventStore> Indexer<S> {
         let lanes = self.lanes.len();
         if n < PARALLEL_FROM || lanes == 1 {
             for (seq, raw) in &decoded {
-                self.lanes[0].normalize(*seq, raw.as_ref());
+                self.lanes[0].normalize(&self.tap, *seq, raw.as_ref());
             }
         } else {
             self.assign.clear();
@@ -242,10 +331,11 @@ impl<S: EventStore> Indexer<S> {
             );
             let assign = &self.assign;
             let decoded = &decoded;
-            let work = move |k: usize, lane: &mut Lane| {
+            let tap = &self.tap;
+            let work = move |k: usize, lane: &mut Lane<T::Lane>| {
                 for ((seq, raw), &a) in decoded.iter().zip(assign) {
                     if a as usize == k {
-                        lane.normalize(*seq, raw.as_ref());
+                        lane.normalize(tap, *seq, raw.as_ref());
                     }
                 }
             };
@@ -271,10 +361,14 @@ impl<S: EventStore> Indexer<S> {
             let Some((k, _)) = best else { break };
             let (seq, start, end) = self.lanes[k].items[pos[k]];
             pos[k] += 1;
-            self.store.append(seq, &self.lanes[k].out[start..end])?;
+            if seq > self.stored_until {
+                self.store.append(seq, &self.lanes[k].out[start..end])?;
+            }
         }
         // Every record up to `last` is done: stored, or nothing to store.
         self.store.commit()?;
+        let mut taps: Vec<&mut T::Lane> = self.lanes.iter_mut().map(|l| &mut l.tap).collect();
+        self.tap.commit(&mut taps, last)?;
         let (mut events, mut unparsed, mut skipped, mut damaged) = (0, 0, 0, 0);
         for lane in &self.lanes {
             events += lane.items.len() as u64;
@@ -307,8 +401,11 @@ impl<S: EventStore> Indexer<S> {
         // The store may hold events back for a bigger block: release only what it made durable.
         let durable = self.store.sync()?;
         self.last_sync = Instant::now();
-        self.wal
-            .release(processed.min(durable.max(self.released_floor)));
+        self.wal.release(
+            processed
+                .min(durable.max(self.released_floor))
+                .min(self.tap.durable()),
+        );
         if self.last_maintain.elapsed() >= MAINTAIN_EVERY {
             self.store.maintain()?;
             self.last_maintain = Instant::now();
@@ -318,9 +415,15 @@ impl<S: EventStore> Indexer<S> {
 
     /// Runs until `stop` is set and the log is drained.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), StoreError> {
-        self.released_floor = self.store.last_seq();
+        self.stored_until = self.store.last_seq();
+        let from = self
+            .tap
+            .resume_after(self.stored_until)
+            .min(self.stored_until);
+        self.released_floor = from;
+        self.processed = from;
         self.sync()?;
-        let mut cursor = self.wal.cursor(self.store.last_seq() + 1)?;
+        let mut cursor = self.wal.cursor(from + 1)?;
         let mut records = Records::default();
         loop {
             let n = self.step(cursor.as_mut(), &mut records)?;

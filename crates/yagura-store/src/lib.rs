@@ -28,7 +28,7 @@ pub mod search;
 pub mod store;
 pub mod verify;
 
-pub use indexer::{Indexer, IndexerStats};
+pub use indexer::{Indexer, IndexerStats, NoTap, Tap};
 pub use journal::{read_events, Journal};
 pub use search::{Reader, SearchOptions, SearchStats};
 pub use store::{Limit, Store, StoreConfig};
@@ -64,6 +64,9 @@ pub enum StoreError {
     /// A query could not be run.
     #[error("query: {0}")]
     Query(String),
+    /// A [`Tap`] (a second consumer of the indexer's events) failed.
+    #[error("{0}")]
+    Tap(String),
 }
 
 /// Where normalized events go.

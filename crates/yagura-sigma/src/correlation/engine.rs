@@ -12,6 +12,7 @@ use crate::pipeline::Pipeline;
 use crate::plan::RuleId;
 use crate::ruleset::{RuleRef, RuleSet};
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use yagura_event::Record;
 
@@ -97,7 +98,7 @@ pub struct CorrelatorStats {
     pub peak_bytes: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Entry {
     ts: i64,
     pos: usize,
@@ -105,7 +106,7 @@ struct Entry {
     tag: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Window {
     entries: VecDeque<Entry>,
     first_ts: i64,
@@ -308,6 +309,47 @@ impl Correlator {
         }
     }
 
+    /// The open windows, as bytes that [`Correlator::restore`] takes back (a checkpoint).
+    /// Each correlation is named by its id (else its title), so that a checkpoint still
+    /// applies after rules were added, removed or reordered.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let states: Vec<SnapState<'_>> = self
+            .states
+            .iter()
+            .filter(|st| !st.groups.is_empty())
+            .map(|st| SnapState {
+                key: state_key(&st.rule),
+                groups: st.groups.iter().collect(),
+            })
+            .collect();
+        // Serializing plain data into a Vec cannot fail.
+        rmp_serde::to_vec(&Snap { states }).unwrap_or_default()
+    }
+
+    /// Reopens the windows of a [`Correlator::snapshot`]; windows of correlations that no
+    /// longer exist are dropped. Returns the number of windows reopened.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<usize, String> {
+        let snap: SnapOwned = rmp_serde::from_slice(bytes).map_err(|e| e.to_string())?;
+        let mut n = 0;
+        for s in snap.states {
+            let Some(st) = self
+                .states
+                .iter_mut()
+                .find(|st| state_key(&st.rule) == s.key)
+            else {
+                continue;
+            };
+            for (k, w) in s.groups {
+                // A window of another rule version (different reference list) is dropped.
+                if w.entries.iter().all(|e| e.pos < st.rule.rules.len()) {
+                    st.groups.insert(k, w);
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// Closes every open window (end of stream) and appends the alerts they complete.
     pub fn flush(&mut self, out: &mut Vec<CorrelationAlert>) {
         self.sample_peaks();
@@ -498,6 +540,36 @@ impl Correlator {
             }
         }
     }
+}
+
+/// The name of a correlation in a snapshot.
+fn state_key(rule: &CorrelationRule) -> String {
+    rule.meta
+        .id
+        .clone()
+        .unwrap_or_else(|| rule.meta.title.clone())
+}
+
+#[derive(Serialize)]
+struct Snap<'a> {
+    states: Vec<SnapState<'a>>,
+}
+
+#[derive(Serialize)]
+struct SnapState<'a> {
+    key: String,
+    groups: Vec<(&'a Vec<String>, &'a Window)>,
+}
+
+#[derive(Deserialize)]
+struct SnapOwned {
+    states: Vec<SnapStateOwned>,
+}
+
+#[derive(Deserialize)]
+struct SnapStateOwned {
+    key: String,
+    groups: Vec<(Vec<String>, Window)>,
 }
 
 fn resolve_alias(rule: &CorrelationRule, group_field: &str, names: &[String]) -> String {

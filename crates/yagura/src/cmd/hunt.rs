@@ -18,14 +18,14 @@ use yagura_sigma::activity::{per_logsource, Inactive};
 
 use crate::hunt::correlate::CaptureLog;
 use crate::hunt::detection::{Detection, RuleCatalog};
-use yagura_sigma::Detector;
 use crate::hunt::labels::{CorrelationStats, Labels, Lang};
 use crate::hunt::output::{Format, TableLayout, TimelineWriter};
-use yagura_sigma::load::{cache_dir, load_rules};
 use crate::hunt::scan::{scan, scan_store, Message, ScanFilter};
 use crate::hunt::sorter::Sorter;
 use crate::hunt::summary::Summary;
 use crate::hunt::time::{parse_bound, Bound};
+use yagura_sigma::load::{cache_dir, load_rules};
+use yagura_sigma::Detector;
 
 const AFTER_HELP: &str = "\
 Output: a table fitted to the terminal width and paged through `less -FRX` when stdout is a
@@ -275,9 +275,18 @@ fn hunt(a: HuntArgs, labels: &'static Labels) -> Result<ExitCode> {
     // them), so that the first screen is the timeline; `-v` prints input errors as they come.
     let mut diag: Vec<String> = Vec::new();
     let cache = if a.no_rule_cache { None } else { cache_dir() };
-    let set = load_rules(!a.no_builtin, &a.rules, &opts, cache.as_deref(), |file, e| {
-        eprintln!("{}", (labels.cache_not_written)(&file.display().to_string(), e));
-    });
+    let set = load_rules(
+        !a.no_builtin,
+        &a.rules,
+        &opts,
+        cache.as_deref(),
+        |file, e| {
+            eprintln!(
+                "{}",
+                (labels.cache_not_written)(&file.display().to_string(), e)
+            );
+        },
+    );
     for e in &set.errors {
         diag.push(format!("{}: {e}", labels.rule_rejected));
     }

@@ -10,9 +10,9 @@ use yagura_sigma::correlation::Capture;
 use yagura_sigma::rule::Level;
 
 use super::detection::Detection;
-use yagura_sigma::{Detector, DetectorWorker};
 use super::key_fields::summarize;
 use super::text::{is_vendor_json, meta_at, meta_of, mtime_ms};
+use yagura_sigma::{Detector, DetectorWorker};
 
 /// Which events and detections to keep.
 #[derive(Clone, Debug)]
