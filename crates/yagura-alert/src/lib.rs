@@ -13,4 +13,11 @@
 
 #![warn(missing_docs)]
 
+pub mod alert;
+pub mod db;
 pub mod notify;
+pub mod stream;
+
+pub use alert::{Alert, Entities, Severity, Status};
+pub use db::{AlertDb, DbError};
+pub use stream::{Stream, StreamConfig, StreamStats};

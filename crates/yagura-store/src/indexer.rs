@@ -56,6 +56,11 @@ pub trait Tap: Sync {
     fn commit(&mut self, lanes: &mut [&mut Self::Lane], last: u64) -> Result<(), StoreError>;
     /// The last sequence number whose results are durable: the log is kept after it.
     fn durable(&self) -> u64;
+    /// Called each time the log has nothing new (every few milliseconds while idle): time-driven
+    /// work, which the tap throttles itself.
+    fn idle(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// No tap: the indexer only stores.
@@ -433,6 +438,7 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
             if n == 0 {
                 // Lets the store flush held-back events and commit its index when idle.
                 self.store.commit()?;
+                self.tap.idle()?;
                 if self.wal.lag() > 0 {
                     // Idle: make what was stored durable and free the log behind it.
                     self.sync()?;

@@ -516,7 +516,7 @@ fn item8_builtin_rules_doc_counts_the_pack_as_it_is() {
     let lint = yagura(&[
         "rules",
         "lint",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/rules"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../yagura-sigma/rules"),
     ]);
     let out = stdout(&lint);
     let correlations = out.lines().filter(|l| l.ends_with("(correlation)")).count();

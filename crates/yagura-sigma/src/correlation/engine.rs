@@ -350,6 +350,13 @@ impl Correlator {
         Ok(n)
     }
 
+    /// Event time has reached `now_ms` (a stream's watermark): closes the windows that ended
+    /// before it and appends the alerts they complete (those of bounded conditions such as
+    /// `lt`), as a later event would.
+    pub fn advance(&mut self, now_ms: i64, out: &mut Vec<CorrelationAlert>) {
+        self.purge(now_ms, out);
+    }
+
     /// Closes every open window (end of stream) and appends the alerts they complete.
     pub fn flush(&mut self, out: &mut Vec<CorrelationAlert>) {
         self.sample_peaks();

@@ -1,0 +1,587 @@
+//! The alert database: alerts, the open alert of each rule and entity set, and the streaming
+//! detector's checkpoint, in one redb file (`DATA_DIR/alerts.redb`).
+//!
+//! New occurrences and the checkpoint they lead to are written in one transaction
+//! ([`AlertDb::record`]): after a crash either both are there or neither is, so a replay from
+//! the checkpoint raises each alert once. redb holds a lock on the file while it is open: a
+//! second process (the CLI while `serve` runs) gets [`DbError::Busy`] and goes through the
+//! server's API instead.
+
+use crate::alert::{now_ms, Alert, Entities, Kind, Note, Severity, Status, MAX_EVENTS};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
+const OPEN: TableDefinition<&str, u64> = TableDefinition::new("open");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Errors of the alert database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Another process has the file open (`yagura serve`).
+    #[error("{0}: the alert database is in use by another process (is `yagura serve` running?)")]
+    Busy(PathBuf),
+    /// redb failed.
+    #[error("{path}: {source}")]
+    Redb {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: redb::Error,
+    },
+    /// A stored alert could not be decoded.
+    #[error("{path}: alert {id}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The alert.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// No such alert.
+    #[error("no alert {0}")]
+    NotFound(u64),
+}
+
+/// One match (or correlation firing) on its way to an alert.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// The rule's id (else title).
+    pub rule_id: String,
+    /// The rule's title.
+    pub title: String,
+    /// Severity after asset context.
+    pub severity: Severity,
+    /// Detection or correlation.
+    pub kind: Kind,
+    /// Who and what.
+    pub entities: Entities,
+    /// Event time (ms).
+    pub ts_ms: i64,
+    /// For a correlation: the time of the first event of its window.
+    pub first_ts_ms: i64,
+    /// The store id of the matching (or deciding) event.
+    pub seq: u64,
+    /// ATT&CK techniques.
+    pub techniques: Vec<String>,
+    /// Other tags.
+    pub tags: Vec<String>,
+    /// The rule's description.
+    pub description: String,
+    /// Correlation group-by values.
+    pub group: Vec<(String, String)>,
+}
+
+impl Occurrence {
+    /// The deduplication key: one open alert per rule and entity set (and correlation group).
+    pub fn key(&self) -> String {
+        let mut k = format!(
+            "{}|{}|{}",
+            match self.kind {
+                Kind::Detection => "d",
+                Kind::Correlation => "c",
+            },
+            self.rule_id,
+            self.entities.key()
+        );
+        for (f, v) in &self.group {
+            k.push('|');
+            k.push_str(f);
+            k.push('=');
+            k.push_str(v);
+        }
+        k
+    }
+}
+
+/// Which alerts to list.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only these statuses (empty: all).
+    pub statuses: Vec<Status>,
+    /// Only rules whose id or title contains this (case-insensitive).
+    pub rule: Option<String>,
+    /// Only this severity or above.
+    pub min_severity: Option<Severity>,
+    /// Only alerts last seen at or after this event time (ms).
+    pub since_ms: Option<i64>,
+    /// At most this many, newest first (0: all).
+    pub limit: usize,
+}
+
+impl Filter {
+    fn accepts(&self, a: &Alert) -> bool {
+        if !self.statuses.is_empty() && !self.statuses.contains(&a.status) {
+            return false;
+        }
+        if let Some(r) = &self.rule {
+            let r = r.to_lowercase();
+            if !a.rule_id.to_lowercase().contains(&r) && !a.title.to_lowercase().contains(&r) {
+                return false;
+            }
+        }
+        if self.min_severity.is_some_and(|m| a.severity < m) {
+            return false;
+        }
+        if self.since_ms.is_some_and(|s| a.last_seen_ms < s) {
+            return false;
+        }
+        true
+    }
+}
+
+/// A change an analyst makes to an alert.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    /// New status.
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// A note to add.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// New assignee (empty string: none).
+    #[serde(default)]
+    pub assignee: Option<String>,
+}
+
+/// Volume and verdicts of one rule's alerts: how noisy it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RuleStats {
+    /// The rule's id (else title).
+    pub rule_id: String,
+    /// Its title.
+    pub title: String,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Occurrences counted in them.
+    pub occurrences: u64,
+    /// Still open.
+    pub open: u64,
+    /// Closed as true positive.
+    pub true_positive: u64,
+    /// Closed as false positive.
+    pub false_positive: u64,
+    /// Closed as benign.
+    pub benign: u64,
+    /// False positives among closed alerts (0 to 1; none closed: 0).
+    pub false_positive_rate: f64,
+}
+
+/// The alert database.
+pub struct AlertDb {
+    db: Database,
+    path: PathBuf,
+}
+
+impl AlertDb {
+    /// Opens (or creates) `path`.
+    pub fn open(path: &Path) -> Result<AlertDb, DbError> {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(DbError::Busy(path.to_owned()))
+            }
+            Err(e) => {
+                return Err(DbError::Redb {
+                    path: path.to_owned(),
+                    source: e.into(),
+                })
+            }
+        };
+        let me = AlertDb {
+            db,
+            path: path.to_owned(),
+        };
+        // Create the tables, so that readers never meet a missing one.
+        let txn = me.db.begin_write().map_err(|e| me.err(e))?;
+        {
+            txn.open_table(ALERTS).map_err(|e| me.err(e))?;
+            txn.open_table(OPEN).map_err(|e| me.err(e))?;
+            txn.open_table(META).map_err(|e| me.err(e))?;
+        }
+        txn.commit().map_err(|e| me.err(e))?;
+        Ok(me)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> DbError {
+        DbError::Redb {
+            path: self.path.clone(),
+            source: e.into(),
+        }
+    }
+
+    fn decode(&self, id: u64, bytes: &[u8]) -> Result<Alert, DbError> {
+        serde_json::from_slice(bytes).map_err(|e| DbError::Corrupt {
+            path: self.path.clone(),
+            id,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The streaming detector's checkpoint, if one was written.
+    pub fn checkpoint(&self) -> Result<Option<Vec<u8>>, DbError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(META).map_err(|e| self.err(e))?;
+        Ok(t.get("checkpoint")
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Folds `occurrences` into alerts (one open alert per key; a new one when the open one
+    /// was last seen more than `dedup_window_ms` before) and stores `checkpoint`, in one
+    /// transaction. Returns the alerts created or grown, and which of them are new.
+    pub fn record(
+        &self,
+        occurrences: &[Occurrence],
+        checkpoint: &[u8],
+        dedup_window_ms: i64,
+    ) -> Result<Vec<(Alert, bool)>, DbError> {
+        let now = now_ms();
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut changed: Vec<(Alert, bool)> = Vec::new();
+        {
+            let mut alerts = txn.open_table(ALERTS).map_err(|e| self.err(e))?;
+            let mut open = txn.open_table(OPEN).map_err(|e| self.err(e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            let mut next_id = match meta.get("next_id").map_err(|e| self.err(e))? {
+                Some(v) => {
+                    let b = v.value();
+                    u64::from_le_bytes(b.try_into().unwrap_or([0; 8])).max(1)
+                }
+                None => 1,
+            };
+            // Alerts touched in this batch, by key, so each is decoded and written once.
+            let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
+            for o in occurrences {
+                let key = o.key();
+                let mut slot = by_key.get(&key).copied();
+                if slot.is_none() {
+                    let id = open.get(key.as_str()).map_err(|e| self.err(e))?;
+                    if let Some(id) = id.map(|v| v.value()) {
+                        let bytes = alerts.get(id).map_err(|e| self.err(e))?;
+                        if let Some(b) = bytes {
+                            let a = self.decode(id, b.value())?;
+                            if !a.status.is_closed() {
+                                changed.push((a, false));
+                                slot = Some(changed.len() - 1);
+                            }
+                        }
+                    }
+                }
+                if let Some(i) = slot {
+                    let a = &mut changed[i].0;
+                    let near = o.ts_ms >= a.first_seen_ms - dedup_window_ms
+                        && o.ts_ms <= a.last_seen_ms + dedup_window_ms;
+                    if near {
+                        a.count += 1;
+                        a.first_seen_ms = a.first_seen_ms.min(o.first_ts_ms.min(o.ts_ms));
+                        a.last_seen_ms = a.last_seen_ms.max(o.ts_ms);
+                        a.updated_ms = now;
+                        a.severity = a.severity.max(o.severity);
+                        if a.events.len() < MAX_EVENTS && !a.events.contains(&o.seq) {
+                            a.events.push(o.seq);
+                        }
+                        by_key.insert(key, i);
+                        continue;
+                    }
+                }
+                let a = Alert {
+                    id: next_id,
+                    rule_id: o.rule_id.clone(),
+                    title: o.title.clone(),
+                    severity: o.severity,
+                    kind: o.kind,
+                    status: Status::New,
+                    entities: o.entities.clone(),
+                    count: 1,
+                    first_seen_ms: o.first_ts_ms.min(o.ts_ms),
+                    last_seen_ms: o.ts_ms,
+                    created_ms: now,
+                    updated_ms: now,
+                    events: vec![o.seq],
+                    techniques: o.techniques.clone(),
+                    tags: o.tags.clone(),
+                    description: o.description.clone(),
+                    group: o.group.clone(),
+                    assignee: None,
+                    notes: Vec::new(),
+                };
+                next_id += 1;
+                changed.push((a, true));
+                by_key.insert(key, changed.len() - 1);
+            }
+            for (key, &i) in &by_key {
+                let a = &changed[i].0;
+                let bytes = serde_json::to_vec(a).unwrap_or_default();
+                alerts
+                    .insert(a.id, bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+                open.insert(key.as_str(), a.id).map_err(|e| self.err(e))?;
+            }
+            meta.insert("next_id", next_id.to_le_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            meta.insert("checkpoint", checkpoint)
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(changed)
+    }
+
+    /// One alert.
+    pub fn get(&self, id: u64) -> Result<Alert, DbError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(ALERTS).map_err(|e| self.err(e))?;
+        let v = t.get(id).map_err(|e| self.err(e))?;
+        match v {
+            Some(b) => self.decode(id, b.value()),
+            None => Err(DbError::NotFound(id)),
+        }
+    }
+
+    /// Alerts that `filter` accepts, newest first.
+    pub fn list(&self, filter: &Filter) -> Result<Vec<Alert>, DbError> {
+        let mut out = Vec::new();
+        self.for_each(|a| {
+            if filter.accepts(&a) {
+                out.push(a);
+            }
+            filter.limit == 0 || out.len() < filter.limit
+        })?;
+        Ok(out)
+    }
+
+    /// Every alert, newest first, until `f` returns false.
+    pub fn for_each(&self, mut f: impl FnMut(Alert) -> bool) -> Result<(), DbError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(ALERTS).map_err(|e| self.err(e))?;
+        for item in t.iter().map_err(|e| self.err(e))?.rev() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            match self.decode(k.value(), v.value()) {
+                Ok(a) => {
+                    if !f(a) {
+                        break;
+                    }
+                }
+                // One damaged alert does not hide the others.
+                Err(e) => tracing::error!("{e}; skipped"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of alerts.
+    pub fn len(&self) -> Result<u64, DbError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(ALERTS).map_err(|e| self.err(e))?;
+        t.len().map_err(|e| self.err(e))
+    }
+
+    /// True when there is no alert.
+    pub fn is_empty(&self) -> Result<bool, DbError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Applies an analyst's change; `by` names them in the note. A closed alert stops taking
+    /// occurrences: the next one opens a new alert.
+    pub fn update(&self, id: u64, change: &Update, by: &str) -> Result<Alert, DbError> {
+        let now = now_ms();
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let alert = {
+            let mut alerts = txn.open_table(ALERTS).map_err(|e| self.err(e))?;
+            let mut open = txn.open_table(OPEN).map_err(|e| self.err(e))?;
+            let current = match alerts.get(id).map_err(|e| self.err(e))? {
+                Some(b) => Some(self.decode(id, b.value())?),
+                None => None,
+            };
+            let Some(mut a) = current else {
+                return Err(DbError::NotFound(id));
+            };
+            if let Some(s) = change.status {
+                a.status = s;
+            }
+            if let Some(who) = &change.assignee {
+                a.assignee = (!who.trim().is_empty()).then(|| who.trim().to_owned());
+            }
+            let text = change.note.as_deref().unwrap_or("").trim();
+            if !text.is_empty() || change.status.is_some() {
+                a.notes.push(Note {
+                    at_ms: now,
+                    by: by.to_owned(),
+                    text: text.to_owned(),
+                    status: change.status,
+                });
+            }
+            a.updated_ms = now;
+            let bytes = serde_json::to_vec(&a).unwrap_or_default();
+            alerts
+                .insert(id, bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+            if a.status.is_closed() {
+                let key = Occurrence::key(&Occurrence {
+                    rule_id: a.rule_id.clone(),
+                    title: String::new(),
+                    severity: a.severity,
+                    kind: a.kind,
+                    entities: a.entities.clone(),
+                    ts_ms: 0,
+                    first_ts_ms: 0,
+                    seq: 0,
+                    techniques: Vec::new(),
+                    tags: Vec::new(),
+                    description: String::new(),
+                    group: a.group.clone(),
+                });
+                let points_here = open
+                    .get(key.as_str())
+                    .map_err(|e| self.err(e))?
+                    .is_some_and(|v| v.value() == id);
+                if points_here {
+                    open.remove(key.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
+            a
+        };
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(alert)
+    }
+
+    /// Volume and false-positive rate per rule, noisiest first.
+    pub fn rule_stats(&self) -> Result<Vec<RuleStats>, DbError> {
+        let mut by_rule: FxHashMap<String, RuleStats> = FxHashMap::default();
+        self.for_each(|a| {
+            let s = by_rule
+                .entry(a.rule_id.clone())
+                .or_insert_with(|| RuleStats {
+                    rule_id: a.rule_id.clone(),
+                    title: a.title.clone(),
+                    ..RuleStats::default()
+                });
+            s.alerts += 1;
+            s.occurrences += a.count;
+            match a.status {
+                Status::ClosedTruePositive => s.true_positive += 1,
+                Status::ClosedFalsePositive => s.false_positive += 1,
+                Status::ClosedBenign => s.benign += 1,
+                _ => s.open += 1,
+            }
+            true
+        })?;
+        let mut v: Vec<RuleStats> = by_rule.into_values().collect();
+        for s in &mut v {
+            let closed = s.true_positive + s.false_positive + s.benign;
+            if closed > 0 {
+                s.false_positive_rate = s.false_positive as f64 / closed as f64;
+            }
+        }
+        v.sort_by(|a, b| {
+            b.occurrences
+                .cmp(&a.occurrences)
+                .then(a.rule_id.cmp(&b.rule_id))
+        });
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn occ(rule: &str, ip: &str, ts: i64, seq: u64) -> Occurrence {
+        let mut entities = Entities::default();
+        Entities::add(&mut entities.ips, ip);
+        Occurrence {
+            rule_id: rule.into(),
+            title: format!("title of {rule}"),
+            severity: Severity::High,
+            kind: Kind::Detection,
+            entities,
+            ts_ms: ts,
+            first_ts_ms: ts,
+            seq,
+            techniques: vec!["T1110".into()],
+            tags: Vec::new(),
+            description: String::new(),
+            group: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn occurrences_fold_per_rule_and_entity_and_closing_opens_a_new_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.redb");
+        let db = AlertDb::open(&path).unwrap();
+        let hour = 3_600_000;
+        let got = db
+            .record(
+                &[
+                    occ("r1", "10.0.0.1", 1000, 1),
+                    occ("r1", "10.0.0.1", 2000, 2),
+                    occ("r1", "10.0.0.2", 2000, 3),
+                ],
+                b"cp1",
+                hour,
+            )
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|(_, new)| *new));
+        // Later: grows the open alert; far later: a new one.
+        db.record(&[occ("r1", "10.0.0.1", 5000, 4)], b"cp2", hour)
+            .unwrap();
+        db.record(&[occ("r1", "10.0.0.1", 5000 + 2 * hour, 5)], b"cp3", hour)
+            .unwrap();
+        let all = db.list(&Filter::default()).unwrap();
+        assert_eq!(all.len(), 3);
+        let first = db.get(1).unwrap();
+        assert_eq!((first.count, first.events.clone()), (3, vec![1, 2, 4]));
+        assert_eq!((first.first_seen_ms, first.last_seen_ms), (1000, 5000));
+        assert_eq!(db.checkpoint().unwrap().unwrap(), b"cp3");
+        // Close alert 3 as a false positive: the next occurrence opens alert 4.
+        let closed = db
+            .update(
+                3,
+                &Update {
+                    status: Some(Status::ClosedFalsePositive),
+                    note: Some("scanner".into()),
+                    assignee: Some("aiko".into()),
+                },
+                "aiko",
+            )
+            .unwrap();
+        assert_eq!(closed.notes.len(), 1);
+        let got = db
+            .record(&[occ("r1", "10.0.0.1", 6000 + 2 * hour, 6)], b"cp4", hour)
+            .unwrap();
+        assert_eq!((got[0].0.id, got[0].1), (4, true));
+        let stats = db.rule_stats().unwrap();
+        assert_eq!(stats[0].alerts, 4);
+        assert_eq!(stats[0].false_positive, 1);
+        assert!((stats[0].false_positive_rate - 1.0).abs() < 1e-9);
+        // Filters.
+        let open = db
+            .list(&Filter {
+                statuses: vec![Status::New],
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(open.len(), 3);
+        assert!(matches!(db.get(99), Err(DbError::NotFound(99))));
+        // Durable: reopened, everything is there; a second open while held is Busy.
+        assert!(matches!(AlertDb::open(&path), Err(DbError::Busy(_))));
+        drop(db);
+        let db = AlertDb::open(&path).unwrap();
+        assert_eq!(db.len().unwrap(), 4);
+        assert_eq!(db.get(3).unwrap().status, Status::ClosedFalsePositive);
+    }
+}

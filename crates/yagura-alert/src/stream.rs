@@ -1,0 +1,632 @@
+//! Streaming detection: every normalized event evaluated on arrival, as a [`Tap`] of the
+//! indexer.
+//!
+//! **On the lanes** (parallel, [`Tap::inspect`]): the event is evaluated with the plans `hunt`
+//! uses: a Windows event (`event.module: windows`) is flattened again from `event.original`
+//! and evaluated on the Windows plan, anything else on the ECS plan straight from the
+//! normalized record, exactly as `hunt` evaluates a stored event. A match keeps its rule, its
+//! entities and, for rules that correlations reference, the values they need. Cost per event:
+//! the plan evaluation; a Windows event also pays one JSON parse of its original.
+//!
+//! **On commit** (serial, after the store's): matches are merged in log order; detections
+//! become occurrences; captures wait in an event-time buffer and reach the correlator once the
+//! watermark (the newest event time seen, never beyond the wall clock plus the lateness; moved
+//! on by the wall clock when the stream is idle) has passed them by the lateness allowance, so
+//! an event that arrives up to that late still correlates. Occurrences and the checkpoint
+//! (position, watermark, waiting captures, open windows) are written to the alert database in
+//! one transaction, at most every [`StreamConfig::commit_every`]: after a crash the indexer
+//! replays the log from the checkpoint's position and every alert is raised once.
+
+use crate::alert::{split_tags, Entities, Kind, Severity};
+use crate::db::{AlertDb, Occurrence};
+use crate::Alert;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use yagura_event::Record;
+use yagura_sigma::correlation::{Capture, CorrelationAlert, Correlator};
+use yagura_sigma::{Detector, DetectorWorker, Family, Pipeline, RuleId, RuleSet};
+use yagura_store::{StoreError, Tap};
+
+/// Settings of streaming detection (`[detect]` in the serve configuration).
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    /// How late (in event time) an event may arrive and still correlate.
+    pub lateness: Duration,
+    /// The same rule on the same entities within this much event time is one alert.
+    pub dedup_window: Duration,
+    /// Detection rules below this level raise no alert (they still feed correlations).
+    pub min_severity: Severity,
+    /// Most time between two writes of alerts and checkpoint while events flow.
+    pub commit_every: Duration,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            lateness: Duration::from_secs(60),
+            dedup_window: Duration::from_secs(3600),
+            min_severity: Severity::Low,
+            commit_every: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Counters of the stream, readable while it runs.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    /// Events evaluated.
+    pub events: AtomicU64,
+    /// Rule matches (detections, including those only correlations use).
+    pub matches: AtomicU64,
+    /// Occurrences written to alerts (detections and correlations).
+    pub occurrences: AtomicU64,
+    /// Alerts created.
+    pub alerts: AtomicU64,
+    /// Correlation firings.
+    pub correlations: AtomicU64,
+    /// Captures waiting for the watermark.
+    pub waiting: AtomicU64,
+    /// Captures that arrived behind the watermark (fed anyway, in arrival order).
+    pub late: AtomicU64,
+    /// Windows events whose `event.original` could not be evaluated.
+    pub errors: AtomicU64,
+    /// The log position the checkpoint covers.
+    pub position: AtomicU64,
+    /// Event-to-alert latency of the last write: wall time from the newest event's arrival in
+    /// the indexer to the alert being durable (ms).
+    pub last_latency_ms: AtomicU64,
+}
+
+/// What an alert shows about its rule.
+struct RuleInfo {
+    rule_id: String,
+    title: String,
+    severity: Severity,
+    techniques: Vec<String>,
+    tags: Vec<String>,
+    description: String,
+}
+
+impl RuleInfo {
+    fn of(meta: &yagura_sigma::rule::Meta) -> RuleInfo {
+        let (techniques, tags) = split_tags(&meta.tags);
+        RuleInfo {
+            rule_id: meta.id.clone().unwrap_or_else(|| meta.title.clone()),
+            title: meta.title.clone(),
+            severity: Severity::of(meta.level),
+            techniques,
+            tags,
+            description: meta.description.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// One match on a lane.
+struct Hit {
+    seq: u64,
+    ts: i64,
+    rule: RuleId,
+    /// Set when the match raises an alert of its own.
+    entities: Option<Entities>,
+    capture: Option<Capture>,
+}
+
+/// A lane's detector and its matches since the last commit.
+pub struct StreamLane {
+    worker: DetectorWorker<'static, 'static>,
+    hits: Vec<Hit>,
+    max_ts: i64,
+    events: u64,
+    errors: u64,
+}
+
+/// A capture waiting for the watermark.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+struct Waiting {
+    ts: i64,
+    seq: u64,
+    /// The rule's id (else title): rule indexes change when rules are edited.
+    rule: String,
+    values: Vec<(String, String)>,
+}
+
+/// What is written with each batch of alerts.
+#[derive(Serialize, Deserialize, Default)]
+struct Checkpoint {
+    position: u64,
+    watermark: i64,
+    waiting: Vec<Waiting>,
+    windows: Vec<u8>,
+}
+
+/// Called with every alert created (`true`) or grown (`false`) once it is durable.
+pub type OnAlert = Box<dyn Fn(&Alert, bool) + Send + Sync>;
+
+/// Streaming detection over the indexer's events, into an [`AlertDb`].
+pub struct Stream {
+    detector: &'static Detector<'static>,
+    rules: &'static RuleSet,
+    info: Vec<RuleInfo>,
+    by_name: rustc_hash::FxHashMap<String, RuleId>,
+    correlator: Correlator,
+    db: Arc<AlertDb>,
+    cfg: StreamConfig,
+    stats: Arc<StreamStats>,
+    on_alert: Option<OnAlert>,
+    position: u64,
+    /// Newest event time seen, capped at wall clock + lateness.
+    watermark: i64,
+    /// Where the watermark was when events last arrived, and when that was.
+    idle_from: Option<(i64, Instant)>,
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    occurrences: Vec<Occurrence>,
+    fired: Vec<CorrelationAlert>,
+    durable: u64,
+    dirty: bool,
+    last_write: Instant,
+    /// Wall time the oldest unwritten occurrence was found.
+    oldest_unwritten: Option<Instant>,
+    restored: Option<Checkpoint>,
+    last_idle: Instant,
+}
+
+/// How often idle time moves the watermark on.
+const IDLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Errors of opening a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The alert database.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    /// The checkpoint could not be read (it is ignored: detection restarts at the store's end).
+    #[error("alert checkpoint: {0}")]
+    Checkpoint(String),
+}
+
+impl Stream {
+    /// Streaming detection of `rules` into `db`. The rules and their compiled plans live as
+    /// long as the process (the lanes' workers borrow them from any thread).
+    pub fn new(
+        rules: RuleSet,
+        pipelines: Vec<Pipeline>,
+        db: Arc<AlertDb>,
+        cfg: StreamConfig,
+    ) -> Result<Stream, StreamError> {
+        let rules: &'static RuleSet = Box::leak(Box::new(rules));
+        let detector: &'static Detector<'static> =
+            Box::leak(Box::new(Detector::with_pipelines(rules, pipelines)));
+        let info: Vec<RuleInfo> = rules
+            .rules
+            .iter()
+            .map(|r| RuleInfo::of(&r.rule.meta))
+            .chain(
+                rules
+                    .correlations
+                    .iter()
+                    .map(|c| RuleInfo::of(&c.rule.meta)),
+            )
+            .collect();
+        let by_name = info
+            .iter()
+            .take(rules.rules.len())
+            .enumerate()
+            .map(|(i, r)| (r.rule_id.clone(), i as RuleId))
+            .collect();
+        let mut correlator = Correlator::new(rules, Pipeline::windows());
+        let mut restored = None;
+        if let Some(bytes) = db.checkpoint()? {
+            match rmp_serde::from_slice::<Checkpoint>(&bytes) {
+                Ok(cp) => {
+                    correlator
+                        .restore(&cp.windows)
+                        .map_err(StreamError::Checkpoint)?;
+                    restored = Some(cp);
+                }
+                Err(e) => return Err(StreamError::Checkpoint(e.to_string())),
+            }
+        }
+        Ok(Stream {
+            detector,
+            rules,
+            info,
+            by_name,
+            correlator,
+            db,
+            cfg,
+            stats: Arc::new(StreamStats::default()),
+            on_alert: None,
+            position: 0,
+            watermark: i64::MIN,
+            idle_from: None,
+            waiting: BinaryHeap::new(),
+            occurrences: Vec::new(),
+            fired: Vec::new(),
+            durable: 0,
+            dirty: false,
+            last_write: Instant::now(),
+            oldest_unwritten: None,
+            restored,
+            last_idle: Instant::now(),
+        })
+    }
+
+    /// Keeps the counters in `stats`.
+    pub fn with_stats(mut self, stats: Arc<StreamStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// Calls `f` with every alert created or grown, once durable (notifications).
+    pub fn on_alert(mut self, f: OnAlert) -> Self {
+        self.on_alert = Some(f);
+        self
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &'static RuleSet {
+        self.rules
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<StreamStats> {
+        self.stats.clone()
+    }
+
+    fn lateness_ms(&self) -> i64 {
+        self.cfg.lateness.as_millis() as i64
+    }
+
+    /// Feeds the captures the watermark has passed, then closes the windows it ended.
+    fn release(&mut self) {
+        let until = self.watermark.saturating_sub(self.lateness_ms());
+        let mut fed = false;
+        while let Some(Reverse(w)) = self.waiting.peek() {
+            if w.ts > until {
+                break;
+            }
+            let Some(Reverse(w)) = self.waiting.pop() else {
+                break;
+            };
+            if let Some(&rule) = self.by_name.get(&w.rule) {
+                let cap = Capture {
+                    rule,
+                    values: w.values,
+                    tag: w.seq,
+                };
+                self.correlator.observe(&cap, w.ts, &mut self.fired);
+                fed = true;
+            }
+        }
+        if fed || !self.correlator.is_empty() {
+            self.correlator.advance(until, &mut self.fired);
+        }
+        self.stats
+            .waiting
+            .store(self.waiting.len() as u64, Ordering::Relaxed);
+        let first_corr = self.rules.rules.len();
+        for a in self.fired.drain(..) {
+            if !a.reported {
+                continue;
+            }
+            let Some(info) = self.info.get(first_corr + a.correlation as usize) else {
+                continue;
+            };
+            self.stats.correlations.fetch_add(1, Ordering::Relaxed);
+            let mut entities = Entities::default();
+            for (field, value) in &a.group {
+                match entity_kind(field) {
+                    Some(EntityKind::User) => Entities::add(&mut entities.users, value),
+                    Some(EntityKind::Host) => Entities::add(&mut entities.hosts, value),
+                    Some(EntityKind::Ip) => Entities::add(&mut entities.ips, value),
+                    None => {}
+                }
+            }
+            self.occurrences.push(Occurrence {
+                rule_id: info.rule_id.clone(),
+                title: info.title.clone(),
+                severity: info.severity,
+                kind: Kind::Correlation,
+                entities,
+                ts_ms: a.ts_ms,
+                first_ts_ms: a.first_ts_ms,
+                seq: a.tag,
+                techniques: info.techniques.clone(),
+                tags: info.tags.clone(),
+                description: info.description.clone(),
+                group: a.group,
+            });
+            self.oldest_unwritten.get_or_insert_with(Instant::now);
+            self.dirty = true;
+        }
+    }
+
+    /// Writes occurrences and checkpoint when due (or `force`).
+    fn write(&mut self, force: bool) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let due = self.last_write.elapsed() >= self.cfg.commit_every;
+        if !force && !due {
+            return Ok(());
+        }
+        let cp = Checkpoint {
+            position: self.position,
+            watermark: self.watermark,
+            waiting: self.waiting.iter().map(|Reverse(w)| w.clone()).collect(),
+            windows: self.correlator.snapshot(),
+        };
+        let bytes = rmp_serde::to_vec(&cp).map_err(|e| StoreError::Tap(e.to_string()))?;
+        let changed = self
+            .db
+            .record(
+                &self.occurrences,
+                &bytes,
+                self.cfg.dedup_window.as_millis() as i64,
+            )
+            .map_err(|e| StoreError::Tap(e.to_string()))?;
+        if let Some(t) = self.oldest_unwritten.take() {
+            self.stats
+                .last_latency_ms
+                .store(t.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        self.stats
+            .occurrences
+            .fetch_add(self.occurrences.len() as u64, Ordering::Relaxed);
+        self.occurrences.clear();
+        self.durable = self.position;
+        self.stats.position.store(self.position, Ordering::Relaxed);
+        self.dirty = false;
+        self.last_write = Instant::now();
+        for (alert, new) in &changed {
+            if *new {
+                self.stats.alerts.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(f) = &self.on_alert {
+                f(alert, *new);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The names entities are read from, per family of field names.
+const USER_FIELDS: &[&str] = &[
+    "user.name",
+    "user.target.name",
+    "source.user.name",
+    "destination.user.name",
+    "TargetUserName",
+    "SubjectUserName",
+    "User",
+    "AccountName",
+];
+const HOST_FIELDS: &[&str] = &["host.name", "host.hostname", "Computer", "WorkstationName"];
+const IP_FIELDS: &[&str] = &[
+    "source.ip",
+    "client.ip",
+    "destination.ip",
+    "server.ip",
+    "IpAddress",
+    "SourceIp",
+    "DestinationIp",
+    "SourceAddress",
+    "DestAddress",
+];
+
+fn entities_of(rec: &Record) -> Entities {
+    let mut e = Entities::default();
+    for (fields, list) in [
+        (USER_FIELDS, &mut e.users),
+        (HOST_FIELDS, &mut e.hosts),
+        (IP_FIELDS, &mut e.ips),
+    ] {
+        for f in fields {
+            for v in rec.get_all(f) {
+                Entities::add(list, v.value);
+            }
+        }
+    }
+    // A machine account logging on is its host, not a user to watch.
+    e.users.retain(|u| !u.ends_with('$'));
+    e
+}
+
+enum EntityKind {
+    User,
+    Host,
+    Ip,
+}
+
+/// What a correlation's group-by field names (by its Sigma name).
+fn entity_kind(field: &str) -> Option<EntityKind> {
+    let f = field.to_ascii_lowercase();
+    if f.contains("user") || f.contains("account") {
+        Some(EntityKind::User)
+    } else if f.ends_with("ip") || f.contains("ipaddress") || f.ends_with("address") {
+        Some(EntityKind::Ip)
+    } else if f.contains("host") || f.contains("computer") || f.contains("workstation") {
+        Some(EntityKind::Host)
+    } else {
+        None
+    }
+}
+
+impl Tap for Stream {
+    type Lane = StreamLane;
+
+    fn lane(&self) -> StreamLane {
+        StreamLane {
+            worker: self.detector.worker(),
+            hits: Vec::new(),
+            max_ts: i64::MIN,
+            events: 0,
+            errors: 0,
+        }
+    }
+
+    fn resume_after(&mut self, store_last: u64) -> u64 {
+        let (position, watermark, waiting) = match self.restored.take() {
+            Some(cp) => (cp.position, cp.watermark, cp.waiting),
+            // No checkpoint: detection starts with the next event (history is for `hunt`).
+            None => (store_last, i64::MIN, Vec::new()),
+        };
+        self.position = position;
+        self.durable = position;
+        self.watermark = watermark;
+        self.waiting = waiting.into_iter().map(Reverse).collect();
+        self.stats.position.store(position, Ordering::Relaxed);
+        position
+    }
+
+    fn inspect(&self, lane: &mut StreamLane, seq: u64, rec: &Record, timestamp_ms: i64) {
+        lane.events += 1;
+        lane.max_ts = lane.max_ts.max(timestamp_ms);
+        let windows = rec
+            .get("event.module")
+            .is_some_and(|f| f.value == "windows");
+        let mut own = false;
+        if windows {
+            if let Some(original) = rec.get("event.original") {
+                match serde_json::from_str::<serde_json::Value>(original.value)
+                    .map_err(|e| e.to_string())
+                    .and_then(|doc| {
+                        yagura_normalize::flatten(&doc, &mut lane.worker.record)
+                            .map_err(|e| e.to_string())
+                    }) {
+                    Ok((shape, _)) => {
+                        let family = if shape.is_windows() {
+                            Family::Windows
+                        } else {
+                            Family::Ecs
+                        };
+                        lane.worker.evaluate_record(family);
+                        own = true;
+                    }
+                    Err(e) => {
+                        lane.errors += 1;
+                        tracing::warn!("event {seq}: event.original not evaluated: {e}");
+                    }
+                }
+            }
+        }
+        if !own {
+            lane.worker.evaluate_other(rec, Family::Ecs);
+        }
+        if lane.worker.hits().is_empty() {
+            return;
+        }
+        let StreamLane { worker, hits, .. } = lane;
+        let source = if own { &worker.record } else { rec };
+        let mut entities: Option<Entities> = None;
+        for &rule in worker.hits() {
+            let alone = !worker.suppressed(rule)
+                && self
+                    .info
+                    .get(rule as usize)
+                    .is_some_and(|i| i.severity >= self.cfg.min_severity);
+            hits.push(Hit {
+                seq,
+                ts: timestamp_ms,
+                rule,
+                entities: alone
+                    .then(|| entities.get_or_insert_with(|| entities_of(source)).clone()),
+                capture: worker.capture_in(rule, source),
+            });
+        }
+    }
+
+    fn commit(&mut self, lanes: &mut [&mut StreamLane], last: u64) -> Result<(), StoreError> {
+        let mut hits: Vec<Hit> = Vec::new();
+        let now = crate::alert::now_ms();
+        let mut max_ts = i64::MIN;
+        let mut events = 0;
+        for lane in lanes.iter_mut() {
+            hits.append(&mut lane.hits);
+            max_ts = max_ts.max(lane.max_ts);
+            lane.max_ts = i64::MIN;
+            events += std::mem::take(&mut lane.events);
+            let errors = std::mem::take(&mut lane.errors);
+            self.stats.errors.fetch_add(errors, Ordering::Relaxed);
+        }
+        self.stats.events.fetch_add(events, Ordering::Relaxed);
+        self.stats
+            .matches
+            .fetch_add(hits.len() as u64, Ordering::Relaxed);
+        hits.sort_by_key(|h| h.seq);
+        let lateness = self.lateness_ms();
+        let floor = self.watermark.saturating_sub(lateness);
+        for h in hits {
+            let info = self.info.get(h.rule as usize);
+            if let (Some(entities), Some(info)) = (h.entities, info) {
+                self.occurrences.push(Occurrence {
+                    rule_id: info.rule_id.clone(),
+                    title: info.title.clone(),
+                    severity: info.severity,
+                    kind: Kind::Detection,
+                    entities,
+                    ts_ms: h.ts,
+                    first_ts_ms: h.ts,
+                    seq: h.seq,
+                    techniques: info.techniques.clone(),
+                    tags: info.tags.clone(),
+                    description: info.description.clone(),
+                    group: Vec::new(),
+                });
+                self.oldest_unwritten.get_or_insert_with(Instant::now);
+            }
+            if let (Some(cap), Some(info)) = (h.capture, info) {
+                if h.ts < floor {
+                    self.stats.late.fetch_add(1, Ordering::Relaxed);
+                }
+                self.waiting.push(Reverse(Waiting {
+                    ts: h.ts,
+                    seq: h.seq,
+                    rule: info.rule_id.clone(),
+                    values: cap.values,
+                }));
+            }
+        }
+        if max_ts > i64::MIN {
+            // An event stamped in the future does not close everyone's windows.
+            let cap = now.saturating_add(lateness);
+            self.watermark = self.watermark.max(max_ts.min(cap));
+            self.idle_from = Some((self.watermark, Instant::now()));
+        }
+        self.position = last;
+        self.dirty = true;
+        self.release();
+        self.write(false)
+    }
+
+    fn idle(&mut self) -> Result<(), StoreError> {
+        // No events: event time moves on with the wall clock, so the last captures of a burst
+        // are correlated (and bounded windows closed) once the lateness has passed.
+        if self.last_idle.elapsed() < IDLE_EVERY {
+            return Ok(());
+        }
+        self.last_idle = Instant::now();
+        if let Some((mark, since)) = self.idle_from {
+            if !self.waiting.is_empty() || !self.correlator.is_empty() {
+                let moved = mark.saturating_add(since.elapsed().as_millis() as i64);
+                if moved > self.watermark {
+                    self.watermark = moved;
+                    let before = (self.occurrences.len(), self.waiting.len());
+                    self.release();
+                    if (self.occurrences.len(), self.waiting.len()) != before {
+                        self.dirty = true;
+                    }
+                }
+            }
+        }
+        self.write(false)
+    }
+
+    fn durable(&self) -> u64 {
+        self.durable
+    }
+}
