@@ -28,8 +28,8 @@ pub enum DbError {
     Redb {
         /// The file.
         path: PathBuf,
-        /// What failed.
-        source: redb::Error,
+        /// What failed (boxed: redb's error is large).
+        source: Box<redb::Error>,
     },
     /// A stored alert could not be decoded.
     #[error("{path}: alert {id}: {reason}")]
@@ -191,7 +191,7 @@ impl AlertDb {
             Err(e) => {
                 return Err(DbError::Redb {
                     path: path.to_owned(),
-                    source: e.into(),
+                    source: Box::new(e.into()),
                 })
             }
         };
@@ -218,7 +218,7 @@ impl AlertDb {
     fn err(&self, e: impl Into<redb::Error>) -> DbError {
         DbError::Redb {
             path: self.path.clone(),
-            source: e.into(),
+            source: Box::new(e.into()),
         }
     }
 

@@ -7,13 +7,18 @@
 //! (an event's inclusion proof), `GET /api/v1/store/partitions` (events per partition) and
 //! `GET /api/v1/store/usage` (disk use per source).
 //!
+//! The alert routes (`/api/v1/alerts`, see [`alerts`]) list and triage what streaming detection
+//! raised, over `yagura-alert`'s database.
+//!
 //! **Must not:** write the store, or know how it lays out its files (that is `yagura-store`);
-//! accept events (that is `yagura-collect`). Access control, alerts and the console come here
-//! as the issues that need them land.
+//! accept events (that is `yagura-collect`); detect or decide alerts (that is `yagura-alert`).
+//! Access control and the console come here as the issues that need them land.
 
 #![warn(missing_docs)]
 // Handlers return `Response` errors as they go to the client; boxing them gains nothing.
 #![allow(clippy::result_large_err)]
+
+pub mod alerts;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query as UrlQuery, State};

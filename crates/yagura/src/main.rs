@@ -32,6 +32,11 @@ enum Command {
     /// Collect logs from shippers (syslog, HEC, _bulk, OTLP, NDJSON, files), normalize them to
     /// ECS and store them; nothing acknowledged is lost.
     Serve(cmd::serve::ServeArgs),
+    /// List and triage the alerts of streaming detection (serve).
+    Alerts {
+        #[command(subcommand)]
+        command: cmd::alerts::AlertsCommand,
+    },
     /// Print every stored event as one JSON line.
     Dump(cmd::data::DumpArgs),
     /// Load EVTX, JSON and text log files into the store (through the same parsers as serve).
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(a) => cmd::hunt::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Alerts { command } => cmd::alerts::run(command),
         Command::Dump(a) => cmd::data::dump(a),
         Command::Import(a) => cmd::store::import_cmd(a),
         Command::Search(a) => cmd::store::search_cmd(a),

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod alerts;
 pub mod data;
 pub mod hunt;
 pub mod lint;

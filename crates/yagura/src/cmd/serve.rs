@@ -52,6 +52,13 @@ pub struct ServeArgs {
     /// Write-ahead log sync policy: always (default), interval, never.
     #[arg(long, value_name = "POLICY", value_parser = parse_fsync)]
     fsync: Option<Fsync>,
+    /// Sigma rules folder or file for streaming detection (repeatable; added to `[detect]
+    /// rules` and the built-in pack).
+    #[arg(long, value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// No streaming detection (collection and store only).
+    #[arg(long)]
+    no_detect: bool,
 }
 
 fn parse_fsync(s: &str) -> Result<Fsync, String> {
@@ -80,6 +87,8 @@ struct Config {
     syslog: yagura_collect::config::SyslogConfig,
     #[serde(default)]
     tail: Vec<yagura_collect::tail::TailSpec>,
+    #[serde(default)]
+    detect: DetectConfig,
     max_record_kib: Option<usize>,
     quiet_after_secs: Option<u64>,
     tail_poll_ms: Option<u64>,
@@ -96,6 +105,43 @@ struct StoreConfig {
     retention_by_source: std::collections::BTreeMap<String, yagura_store::Limit>,
 }
 
+/// `[detect]`: streaming detection (docs/alerts.md).
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Evaluate every event on arrival (default true).
+    pub enabled: bool,
+    /// The built-in rule pack (default true).
+    pub builtin: bool,
+    /// Sigma rule folders or files.
+    pub rules: Vec<PathBuf>,
+    /// User pipelines (`passthrough` or YAML files), as `hunt --pipeline`.
+    pub pipelines: Vec<String>,
+    /// Placeholder values (YAML), as `hunt --placeholders`.
+    pub placeholders: Option<PathBuf>,
+    /// How late an event may arrive and still correlate (seconds, default 60).
+    pub lateness_secs: u64,
+    /// The same rule on the same entities within this long is one alert (seconds, default 3600).
+    pub dedup_window_secs: u64,
+    /// Detection rules below this level raise no alert (default `low`).
+    pub min_level: String,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            enabled: true,
+            builtin: true,
+            rules: Vec::new(),
+            pipelines: Vec::new(),
+            placeholders: None,
+            lateness_secs: 60,
+            dedup_window_secs: 3600,
+            min_level: "low".into(),
+        }
+    }
+}
+
 fn off(addr: String) -> String {
     if addr.eq_ignore_ascii_case("off") {
         String::new()
@@ -105,7 +151,7 @@ fn off(addr: String) -> String {
 }
 
 /// Loads the file and applies the flags.
-fn configure(a: ServeArgs) -> Result<(PathBuf, CollectConfig, StoreConfig)> {
+fn configure(a: ServeArgs) -> Result<(PathBuf, CollectConfig, StoreConfig, DetectConfig)> {
     let file: Config = match &a.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -147,12 +193,61 @@ fn configure(a: ServeArgs) -> Result<(PathBuf, CollectConfig, StoreConfig)> {
     if let Some(f) = a.fsync {
         c.wal.fsync = f;
     }
+    let mut detect = file.detect;
+    detect.rules.extend(a.rules);
+    if a.no_detect {
+        detect.enabled = false;
+    }
+    if yagura_alert::Severity::parse(&detect.min_level).is_none() {
+        anyhow::bail!(
+            "[detect] min_level: `{}` is not a level (informational, low, medium, high, critical)",
+            detect.min_level
+        );
+    }
     let data_dir = a
         .data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from("yagura-data"));
-    Ok((data_dir, c, file.store))
+    Ok((data_dir, c, file.store, detect))
 }
+
+/// Loads the rules of `[detect]` and opens the streaming detector over `DATA/alerts.redb`.
+fn open_stream(
+    detect: &DetectConfig,
+    db: Arc<yagura_alert::AlertDb>,
+) -> Result<yagura_alert::Stream> {
+    super::hunt::check_inputs(&detect.rules, "rules")?;
+    let opts = super::load_options(detect.placeholders.as_deref())?;
+    let cache = yagura_sigma::load::cache_dir();
+    let set = yagura_sigma::load::load_rules(
+        detect.builtin,
+        &detect.rules,
+        &opts,
+        cache.as_deref(),
+        |file, e| tracing::warn!("rule cache not written to {}: {e}", file.display()),
+    );
+    for e in &set.errors {
+        tracing::warn!("rule rejected: {e}");
+    }
+    tracing::info!(
+        "streaming detection: {} rules and {} correlations loaded, {} rejected",
+        set.rules.len(),
+        set.correlations.len(),
+        set.errors.len()
+    );
+    let pipelines = super::hunt::load_pipelines(&detect.pipelines)?;
+    let cfg = yagura_alert::StreamConfig {
+        lateness: std::time::Duration::from_secs(detect.lateness_secs),
+        dedup_window: std::time::Duration::from_secs(detect.dedup_window_secs),
+        min_severity: yagura_alert::Severity::parse(&detect.min_level)
+            .unwrap_or(yagura_alert::Severity::Low),
+        ..yagura_alert::StreamConfig::default()
+    };
+    Ok(yagura_alert::Stream::new(set, pipelines, db, cfg)?)
+}
+
+/// The file that tells other commands (`yagura alerts`) where this server listens.
+pub const SERVE_FILE: &str = "serve.json";
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
@@ -164,7 +259,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-    let (data_dir, cfg, store_cfg) = configure(a)?;
+    let (data_dir, cfg, store_cfg, detect) = configure(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("yagura-io")
@@ -210,7 +305,78 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 ]
             })
         };
-        let api = yagura_api::router(yagura_api::Api::new(data_dir.join("store")));
+        let alerts = Arc::new(
+            yagura_alert::AlertDb::open(&data_dir.join("alerts.redb"))
+                .context("cannot open the alert database")?,
+        );
+        let stream_stats = Arc::new(yagura_alert::StreamStats::default());
+        let stream = if detect.enabled {
+            Some(open_stream(&detect, alerts.clone())?.with_stats(stream_stats.clone()))
+        } else {
+            None
+        };
+        let gauges = {
+            let s = stream_stats.clone();
+            Arc::new(move || {
+                let mut g = gauges();
+                let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+                g.extend([
+                    (
+                        "yagura_detect_events_total",
+                        "Events evaluated by streaming detection",
+                        load(&s.events),
+                    ),
+                    (
+                        "yagura_detect_matches_total",
+                        "Rule matches",
+                        load(&s.matches),
+                    ),
+                    (
+                        "yagura_detect_correlations_total",
+                        "Correlation firings",
+                        load(&s.correlations),
+                    ),
+                    (
+                        "yagura_alerts_created_total",
+                        "Alerts created",
+                        load(&s.alerts),
+                    ),
+                    (
+                        "yagura_alert_occurrences_total",
+                        "Occurrences counted into alerts",
+                        load(&s.occurrences),
+                    ),
+                    (
+                        "yagura_detect_waiting",
+                        "Captures waiting for the watermark",
+                        load(&s.waiting),
+                    ),
+                    (
+                        "yagura_detect_late_total",
+                        "Captures that arrived behind the watermark",
+                        load(&s.late),
+                    ),
+                    (
+                        "yagura_detect_errors_total",
+                        "Windows events whose original could not be evaluated",
+                        load(&s.errors),
+                    ),
+                    (
+                        "yagura_detect_position",
+                        "Log position the detection checkpoint covers",
+                        load(&s.position),
+                    ),
+                    (
+                        "yagura_detect_latency_ms",
+                        "Wall time from a match to its alert being durable (last write)",
+                        load(&s.last_latency_ms),
+                    ),
+                ]);
+                g
+            })
+        };
+        let api = yagura_api::router(yagura_api::Api::new(data_dir.join("store")))
+            .merge(yagura_api::alerts::router(alerts.clone()));
         let collector = yagura_collect::start_with_routes(&cfg, &data_dir, gauges, api)
             .await
             .context("cannot start collection")?;
@@ -235,11 +401,26 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         let stop = Arc::new(AtomicBool::new(false));
         let indexer_thread = {
             let stop = stop.clone();
+            let run = move || match stream {
+                Some(stream) => indexer.with_tap(stream).run(stop),
+                None => indexer.run(stop),
+            };
             std::thread::Builder::new()
                 .name("yagura-indexer".into())
-                .spawn(move || indexer.run(stop))
+                .spawn(run)
                 .context("cannot start the indexer")?
         };
+        let serve_file = data_dir.join(SERVE_FILE);
+        let listening: serde_json::Map<String, serde_json::Value> = collector
+            .addrs
+            .iter()
+            .map(|(n, a)| (n.to_string(), serde_json::Value::String(a.to_string())))
+            .collect();
+        std::fs::write(
+            &serve_file,
+            serde_json::json!({ "pid": std::process::id(), "listening": listening }).to_string(),
+        )
+        .with_context(|| format!("cannot write {}", serve_file.display()))?;
         {
             let mut out = std::io::stdout().lock();
             for (name, addr) in &collector.addrs {
@@ -262,6 +443,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             Ok(Err(e)) => tracing::error!("indexer: {e}"),
             Err(_) => tracing::error!("indexer panicked"),
         }
+        let _ = std::fs::remove_file(&serve_file);
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -290,8 +472,11 @@ mod tests {
             tls_cert: None,
             tls_key: None,
             fsync: Some(Fsync::Interval),
+            rules: Vec::new(),
+            no_detect: false,
         };
-        let (data_dir, c, store) = configure(args).unwrap();
+        let (data_dir, c, store, detect) = configure(args).unwrap();
+        assert!(detect.enabled);
         assert_eq!(data_dir, PathBuf::from("/var/lib/yagura"));
         assert!(c.http.listen.is_empty());
         assert_eq!(c.syslog.tcp, "127.0.0.1:1514");
@@ -313,6 +498,8 @@ mod tests {
             tls_cert: None,
             tls_key: None,
             fsync: None,
+            rules: Vec::new(),
+            no_detect: false,
         };
         let err = configure(args).err().unwrap().to_string();
         assert!(err.contains("yagura.toml") && err.contains("udpp"), "{err}");

@@ -1,0 +1,143 @@
+//! The alert routes: list, read and triage the alerts streaming detection raised.
+//!
+//! - `GET /api/v1/alerts?status=new,acknowledged|open|closed&rule=TEXT&min_severity=LEVEL&since=TIME&limit=N`:
+//!   a JSON array, newest first (default limit 1000, 0: all).
+//! - `GET /api/v1/alerts/{id}`: one alert.
+//! - `PATCH /api/v1/alerts/{id}` (or `POST`) with `{"status": "...", "note": "...", "assignee": "..."}`:
+//!   the alert after the change; the note names the caller (`X-Yagura-User`, else `api`).
+//! - `GET /api/v1/alerts/rules`: volume and false-positive rate per rule, from the verdicts.
+
+use crate::{error, json};
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use std::sync::Arc;
+use yagura_alert::db::{Filter, Update};
+use yagura_alert::{AlertDb, DbError, Severity, Status};
+
+/// Query string of `GET /api/v1/alerts`.
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    /// Comma-separated statuses, or `open` (new, acknowledged, in progress) or `closed`.
+    pub status: Option<String>,
+    /// Rule id or title contains.
+    pub rule: Option<String>,
+    /// Lowest severity.
+    pub min_severity: Option<String>,
+    /// Last seen at or after (RFC 3339 or YYYY-MM-DD).
+    pub since: Option<String>,
+    /// Most alerts (default 1000; 0: all).
+    pub limit: Option<usize>,
+}
+
+/// Parses a status list: names, `open`, `closed`, `all`.
+pub fn parse_statuses(s: &str) -> Result<Vec<Status>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part {
+            "all" => return Ok(Vec::new()),
+            "open" => out.extend(Status::ALL.iter().filter(|s| !s.is_closed())),
+            "closed" => out.extend(Status::ALL.iter().filter(|s| s.is_closed())),
+            other => out.push(Status::parse(other).ok_or_else(|| {
+                format!(
+                    "`{other}` is not a status (expected one of {}, open, closed, all)",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })?),
+        }
+    }
+    Ok(out)
+}
+
+impl ListParams {
+    /// The filter these parameters ask for.
+    pub fn filter(&self) -> Result<Filter, String> {
+        let statuses = match &self.status {
+            Some(s) => parse_statuses(s)?,
+            None => Vec::new(),
+        };
+        let min_severity = match &self.min_severity {
+            Some(s) => Some(Severity::parse(s).ok_or_else(|| format!("`{s}` is not a level"))?),
+            None => None,
+        };
+        let since_ms = match &self.since {
+            Some(t) => Some(
+                yagura_store::query::parse_time(t).ok_or_else(|| format!("`{t}` is not a time"))?,
+            ),
+            None => None,
+        };
+        Ok(Filter {
+            statuses,
+            rule: self.rule.clone(),
+            min_severity,
+            since_ms,
+            limit: self.limit.unwrap_or(1000),
+        })
+    }
+}
+
+/// The routes over `db`.
+pub fn router(db: Arc<AlertDb>) -> Router {
+    Router::new()
+        .route("/api/v1/alerts", get(list))
+        .route("/api/v1/alerts/rules", get(rules))
+        .route("/api/v1/alerts/{id}", get(one).patch(update).post(update))
+        .with_state(db)
+}
+
+fn db_error(e: DbError) -> Response {
+    match e {
+        DbError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+async fn blocking<T: serde::Serialize + Send + 'static>(
+    f: impl FnOnce() -> Result<T, DbError> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => json(serde_json::to_value(v).unwrap_or_default()),
+        Ok(Err(e)) => db_error(e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn list(State(db): State<Arc<AlertDb>>, UrlQuery(p): UrlQuery<ListParams>) -> Response {
+    let filter = match p.filter() {
+        Ok(f) => f,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+    };
+    blocking(move || db.list(&filter)).await
+}
+
+async fn one(State(db): State<Arc<AlertDb>>, UrlPath(id): UrlPath<u64>) -> Response {
+    blocking(move || db.get(id)).await
+}
+
+async fn rules(State(db): State<Arc<AlertDb>>) -> Response {
+    blocking(move || db.rule_stats()).await
+}
+
+async fn update(
+    State(db): State<Arc<AlertDb>>,
+    UrlPath(id): UrlPath<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let change: Update = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("request body: {e}")),
+    };
+    let by = headers
+        .get("x-yagura-user")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("api")
+        .to_owned();
+    blocking(move || db.update(id, &change, &by))
+        .await
+        .into_response()
+}
