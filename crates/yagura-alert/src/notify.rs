@@ -1,1 +1,0 @@
-//! Delivery of alerts (placeholder until the notification module lands).
