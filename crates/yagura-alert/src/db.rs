@@ -322,13 +322,17 @@ impl AlertDb {
                 changed.push((a, true));
                 by_key.insert(key, changed.len() - 1);
             }
-            for (key, &i) in &by_key {
-                let a = &changed[i].0;
+            // Every alert touched (an older one of a key may have grown before a newer one
+            // took its place), and each key's newest as its open alert.
+            for (a, _) in &changed {
                 let bytes = serde_json::to_vec(a).unwrap_or_default();
                 alerts
                     .insert(a.id, bytes.as_slice())
                     .map_err(|e| self.err(e))?;
-                open.insert(key.as_str(), a.id).map_err(|e| self.err(e))?;
+            }
+            for (key, &i) in &by_key {
+                open.insert(key.as_str(), changed[i].0.id)
+                    .map_err(|e| self.err(e))?;
             }
             meta.insert("next_id", next_id.to_le_bytes().as_slice())
                 .map_err(|e| self.err(e))?;
@@ -583,5 +587,28 @@ mod tests {
         let db = AlertDb::open(&path).unwrap();
         assert_eq!(db.len().unwrap(), 4);
         assert_eq!(db.get(3).unwrap().status, Status::ClosedFalsePositive);
+    }
+
+    #[test]
+    fn a_batch_that_grows_an_alert_then_opens_a_newer_one_keeps_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AlertDb::open(&dir.path().join("alerts.redb")).unwrap();
+        let hour = 3_600_000;
+        // In one batch: an alert that grows, then a newer one of the same key.
+        let got = db
+            .record(
+                &[
+                    occ("r2", "10.0.0.9", 0, 10),
+                    occ("r2", "10.0.0.9", 10, 11),
+                    occ("r2", "10.0.0.9", 3 * hour, 12),
+                ],
+                b"cp",
+                hour,
+            )
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        let ids: Vec<u64> = got.iter().map(|(a, _)| a.id).collect();
+        assert_eq!(db.get(ids[0]).unwrap().count, 2);
+        assert_eq!(db.get(ids[1]).unwrap().count, 1);
     }
 }

@@ -470,6 +470,7 @@ impl Tap for Stream {
     }
 
     fn resume_after(&mut self, store_last: u64) -> u64 {
+        let fresh = self.restored.is_none();
         let (position, watermark, waiting) = match self.restored.take() {
             Some(cp) => (cp.position, cp.watermark, cp.waiting),
             // No checkpoint: detection starts with the next event (history is for `hunt`).
@@ -480,6 +481,14 @@ impl Tap for Stream {
         self.watermark = watermark;
         self.waiting = waiting.into_iter().map(Reverse).collect();
         self.stats.position.store(position, Ordering::Relaxed);
+        if fresh {
+            // The starting point is a checkpoint too: events stored from now on are replayed
+            // from it after a crash, even before the first alert is written.
+            self.dirty = true;
+            if let Err(e) = self.write(true) {
+                tracing::error!("alert checkpoint not written: {e}");
+            }
+        }
         position
     }
 

@@ -159,6 +159,47 @@ impl Server {
         assert!(st.success(), "serve exited with {st}");
         std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and gives its folder back.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// The value of one Prometheus gauge or counter at `/metrics` (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let url = format!("http://{}/metrics", self.addr("http"));
+        let body = ureq::get(&url)
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .unwrap_or_default();
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                (k == name).then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until streaming detection has evaluated `events` events and nothing waits for the
+    /// watermark, and its checkpoint is written; false on timeout.
+    pub fn wait_detected(&self, events: u64, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let done = self.metric("yagura_detect_events_total") as u64 >= events
+                && self.metric("yagura_detect_waiting") == 0.0
+                && self.metric("yagura_detect_position") as u64
+                    >= self.metric("yagura_store_last_seq") as u64;
+            if done {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
 }
 
 impl Drop for Server {
