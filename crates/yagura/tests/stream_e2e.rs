@@ -186,7 +186,10 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
     let dir = srv.stop();
     // Stopped: the CLI reads the file itself; the verdict and note are there.
     let after = alerts(&dir.path().join("data"));
-    let a = after.iter().find(|a| a["id"].to_string() == id).unwrap();
+    let a = after
+        .iter()
+        .find(|a| a["id"].as_u64().map(|n| n.to_string()) == Some(id.clone()))
+        .unwrap();
     assert_eq!(a["status"], "closed_true_positive");
     assert_eq!(a["notes"][0]["text"], "blocked at the edge");
     assert_eq!(after.len(), got.len());
