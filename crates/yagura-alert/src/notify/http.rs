@@ -48,7 +48,10 @@ impl HttpChannel {
             .parse()
             .map_err(|e| ("url", format!("not a valid URL: {e}")))?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(("url", "expected an http:// or https:// URL with a host".into()));
+            return Err((
+                "url",
+                "expected an http:// or https:// URL with a host".into(),
+            ));
         }
         let mut checked = Vec::with_capacity(headers.len());
         for (name, value) in headers {
@@ -244,7 +247,9 @@ pub(crate) fn teams_adaptive(n: &Notice, notice_id: &str) -> Value {
         json!({"type": "FactSet", "facts": facts}),
     ];
     if !n.description.is_empty() {
-        body.push(json!({"type": "TextBlock", "text": truncate(&n.description, 4000), "wrap": true}));
+        body.push(
+            json!({"type": "TextBlock", "text": truncate(&n.description, 4000), "wrap": true}),
+        );
     }
     body.push(json!({
         "type": "TextBlock",
@@ -261,7 +266,8 @@ pub(crate) fn teams_adaptive(n: &Notice, notice_id: &str) -> Value {
         "msteams": {"width": "Full"},
     });
     if let Some(url) = &n.url {
-        card["actions"] = json!([{"type": "Action.OpenUrl", "title": "Open in console", "url": url}]);
+        card["actions"] =
+            json!([{"type": "Action.OpenUrl", "title": "Open in console", "url": url}]);
     }
     json!({
         "type": "message",

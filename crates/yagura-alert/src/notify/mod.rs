@@ -313,7 +313,10 @@ impl Notifier {
         }
         let reloaded: usize = chans.iter().map(|c| c.queue.len()).sum();
         if reloaded > 0 {
-            tracing::info!(messages = reloaded, "notify: delivering messages pending from before the restart");
+            tracing::info!(
+                messages = reloaded,
+                "notify: delivering messages pending from before the restart"
+            );
         }
         let shared = Arc::new(Shared {
             channels: built,
@@ -516,10 +519,7 @@ fn run(shared: &Shared) {
                             .unwrap_or_else(PoisonError::into_inner)
                             .0
                     }
-                    None => shared
-                        .work
-                        .wait(st)
-                        .unwrap_or_else(PoisonError::into_inner),
+                    None => shared.work.wait(st).unwrap_or_else(PoisonError::into_inner),
                 };
             }
         };

@@ -34,12 +34,18 @@ struct Mailbox {
 fn mailbox(s: &str) -> Result<Mailbox, String> {
     let s = s.trim();
     if !s.is_ascii() || s.chars().any(|c| c.is_ascii_control()) {
-        return Err(format!("{s:?}: only ASCII without control characters is supported"));
+        return Err(format!(
+            "{s:?}: only ASCII without control characters is supported"
+        ));
     }
     let addr = match (s.find('<'), s.ends_with('>')) {
         (Some(i), true) => &s[i + 1..s.len() - 1],
         (None, false) => s,
-        _ => return Err(format!("{s:?}: expected a@example.com or Name <a@example.com>")),
+        _ => {
+            return Err(format!(
+                "{s:?}: expected a@example.com or Name <a@example.com>"
+            ))
+        }
     };
     let valid = addr.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && !domain.is_empty() && !domain.contains('@')
@@ -141,7 +147,10 @@ impl SmtpChannel {
 
     fn connect(&self) -> Result<Session, Failure> {
         let target = format!("{}:{}", self.host, self.port);
-        let addrs: Vec<SocketAddr> = (self.host.trim_start_matches('[').trim_end_matches(']'), self.port)
+        let addrs: Vec<SocketAddr> = (
+            self.host.trim_start_matches('[').trim_end_matches(']'),
+            self.port,
+        )
             .to_socket_addrs()
             .map_err(|e| Failure::transient(format!("SMTP cannot resolve {target}: {e}")))?
             .collect();
@@ -551,8 +560,14 @@ mod tests {
 
     #[test]
     fn mailboxes() {
-        assert_eq!(mailbox("Yagura <soc@example.com>").unwrap().addr, "soc@example.com");
-        assert_eq!(mailbox("soc@example.com").unwrap().header, "soc@example.com");
+        assert_eq!(
+            mailbox("Yagura <soc@example.com>").unwrap().addr,
+            "soc@example.com"
+        );
+        assert_eq!(
+            mailbox("soc@example.com").unwrap().header,
+            "soc@example.com"
+        );
         assert!(mailbox("soc").is_err());
         assert!(mailbox("a b@c").is_err());
         assert!(mailbox("x <a@b").is_err());
