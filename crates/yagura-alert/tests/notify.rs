@@ -360,6 +360,13 @@ fn http_channels_post_their_json_with_the_notice_id() {
     n.shutdown();
 }
 
+/// The serve process shares one notifier between its tasks.
+#[allow(dead_code)]
+fn notifier_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Notifier>();
+}
+
 fn notifier(dir: &Path, channels: Vec<ChannelConfig>) -> Notifier {
     Notifier::open(dir, channels).expect("open the notifier")
 }
@@ -500,6 +507,11 @@ fn pending_messages_survive_a_restart_and_are_delivered_once() {
     assert!(wait_until(Duration::from_secs(5), || first.stats()[0]
         .failed_attempts
         >= 1));
+    // One notifier per outbox at a time.
+    let e = Notifier::open(dir.path(), vec![channel()])
+        .err()
+        .expect("outbox locked");
+    assert!(e.to_string().contains("in use"), "{e}");
     first.shutdown();
     let pending = files_in(&dir.path().join("pending"));
     assert_eq!(pending.len(), 1, "{pending:?}");
@@ -603,16 +615,43 @@ fn syslog_over_udp_is_rfc5424_with_the_notice_as_json() {
     );
     let json: Value = serde_json::from_str(&msg).expect("MSG is JSON");
     assert_eq!(json, serde_json::to_value(&sent).unwrap());
+
+    // A huge notice still arrives as one whole datagram, shortened.
+    let mut huge = notice(13, "low");
+    huge.description = "x".repeat(20_000);
+    huge.users = (0..500).map(|i| format!("user{i}")).collect();
+    n.send(&huge).unwrap();
+    let (len, _) = sock.recv_from(&mut buf).expect("a datagram");
+    assert!(len <= 8192, "{len}");
+    let line = std::str::from_utf8(&buf[..len]).unwrap();
+    let (pri, _, _, msg) = rfc5424(line);
+    assert_eq!(pri, 4 * 8 + 5);
+    let json: Value = serde_json::from_str(&msg).expect("MSG is whole JSON");
+    assert_eq!(json["users"].as_array().unwrap().len(), 20);
+    assert!(json["description"].as_str().unwrap().ends_with('…'));
     assert!(n.flush(Duration::from_secs(5)));
-    assert_eq!(n.stats()[0].sent, 1);
+    assert_eq!(n.stats()[0].sent, 2);
 }
 
 #[test]
 fn syslog_over_tcp_is_octet_counted_rfc5424_with_cef() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
     let reader = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => panic!("no syslog connection: {e}"),
+            }
+        };
+        s.set_nonblocking(false).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut all = Vec::new();
         s.read_to_end(&mut all).unwrap();

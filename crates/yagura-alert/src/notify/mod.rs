@@ -93,6 +93,12 @@ pub enum NotifyError {
         #[source]
         source: std::io::Error,
     },
+    /// Another notifier (in this process or another) has the outbox open.
+    #[error("notify outbox {}: in use by another notifier", path.display())]
+    Locked {
+        /// The outbox folder.
+        path: PathBuf,
+    },
     /// A notice could not be encoded as JSON.
     #[error("notify: cannot encode the notice of alert {alert_id}: {source}")]
     Encode {
@@ -448,8 +454,8 @@ impl Notifier {
 
     /// Stops the delivery thread: at once when it is idle or waiting, else after the
     /// attempt in progress, waiting at most 2 s for it (the thread is then left to finish
-    /// that attempt on its own). What is not delivered stays in the outbox for the next
-    /// [`Notifier::open`].
+    /// that attempt on its own, and the outbox stays locked until it ends). What is not
+    /// delivered stays in the outbox for the next [`Notifier::open`].
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -593,5 +599,42 @@ fn run(shared: &Shared) {
             }
         }
         shared.progress.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let c = ChannelConfig {
+            name: "h".into(),
+            kind: "webhook".into(),
+            url: Some("http://127.0.0.1:1/".into()),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        let ms = |d: Duration| d.as_millis() as u64;
+        for _ in 0..100 {
+            let b1 = ms(c.backoff(1, None));
+            assert!((500..=1000).contains(&b1), "{b1}");
+            let b4 = ms(c.backoff(4, None));
+            assert!((4000..=8000).contains(&b4), "{b4}");
+            let b30 = ms(c.backoff(30, None));
+            assert!((150_000..=300_000).contains(&b30), "{b30}");
+            let ra = ms(c.backoff(1, Some(Duration::from_secs(30))));
+            assert_eq!(ra, 30_000);
+            let capped = ms(c.backoff(1, Some(Duration::from_secs(3600))));
+            assert_eq!(capped, 300_000);
+        }
+    }
+
+    #[test]
+    fn severities() {
+        assert!(severity_rank("critical") > severity_rank("high"));
+        assert_eq!(severity_rank("INFO"), Some(0));
+        assert_eq!(severity_rank("urgent"), None);
     }
 }

@@ -5,7 +5,8 @@
 //! A file is written as `.NAME.tmp`, synced, renamed into place and the folder synced: a
 //! crash leaves either no file or a whole one (stray `.tmp` files are removed at open).
 //! Sequence numbers are leased 1,024 at a time (`seq` is rewritten, synced, once per lease),
-//! so a restart never reuses one even when every message was delivered and removed.
+//! so a restart never reuses one even when every message was delivered and removed. `lock`
+//! is locked while a notifier has the outbox open.
 
 use super::{Message, NotifyError};
 use std::fs::{self, File};
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 const LEASE: u64 = 1024;
 
 pub(crate) struct Outbox {
+    /// Held (an exclusive advisory lock on `lock`) while the outbox is open, so that two
+    /// processes never deliver the same messages.
+    _lock: File,
     root: PathBuf,
     pending: PathBuf,
     failed: PathBuf,
@@ -74,7 +78,19 @@ impl Outbox {
         let failed = root.join("failed");
         fs::create_dir_all(&pending).map_err(io_err(&pending))?;
         fs::create_dir_all(&failed).map_err(io_err(&failed))?;
+        let lock_path = root.join("lock");
+        let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(NotifyError::Locked {
+                    path: root.to_path_buf(),
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+        }
         let outbox = Outbox {
+            _lock: lock,
             root: root.to_path_buf(),
             pending,
             failed,

@@ -12,6 +12,9 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
+/// The largest UDP message sent whole.
+const UDP_MAX: usize = 8192;
+
 /// UDP or TCP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Transport {
@@ -88,9 +91,28 @@ impl SyslogChannel {
         stream.shutdown(std::net::Shutdown::Write)
     }
 
-    /// The RFC 5424 message.
+    /// The RFC 5424 message. Over UDP, a message beyond 8 KiB (what receivers such as
+    /// rsyslog accept by default) is rendered again with the description cut to 1,000
+    /// characters and each list to 20 items, so that it arrives whole.
     pub(crate) fn render(&self, msg: &Message) -> Result<String, Failure> {
-        let n = &msg.notice;
+        let line = self.render_notice(msg, &msg.notice)?;
+        if self.transport == Transport::Tcp || line.len() <= UDP_MAX {
+            return Ok(line);
+        }
+        let mut short = msg.notice.clone();
+        short.description = super::render::truncate(&short.description, 1000);
+        for list in [
+            &mut short.users,
+            &mut short.hosts,
+            &mut short.ips,
+            &mut short.techniques,
+        ] {
+            list.truncate(20);
+        }
+        self.render_notice(msg, &short)
+    }
+
+    fn render_notice(&self, msg: &Message, n: &Notice) -> Result<String, Failure> {
         let pri = u32::from(self.facility) * 8 + u32::from(syslog_severity(&n.severity));
         let body = match self.format {
             SyslogFormat::Json => serde_json::to_string(n)
