@@ -1,9 +1,10 @@
 //! Notification delivery against real receivers on 127.0.0.1: a small HTTP/1.1 server on a
 //! std `TcpListener` (webhook, Slack, Teams, failures and recovery, restarts), Python's
-//! `aiosmtpd` (e-mail, with AUTH, STARTTLS and a server that starts late), and UDP/TCP syslog
-//! sockets. Every receiver binds a port of its own and stops with its test.
+//! `http.server` behind TLS (HTTPS with a private CA), Python's `aiosmtpd` (e-mail, with AUTH,
+//! STARTTLS and a server that starts late), and UDP/TCP syslog sockets. Every receiver binds a
+//! port of its own and stops with its test.
 //!
-//! The SMTP tests need `python3` with `aiosmtpd` and the `openssl` command
+//! The SMTP and TLS tests need `python3` with `aiosmtpd` and the `openssl` command
 //! (`scripts/setup-debian.sh` installs them); without them they fail, they are not skipped.
 
 use serde_json::Value;
@@ -717,7 +718,7 @@ import email, email.policy, json, ssl, sys
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-port, out = int(sys.argv[1]), sys.argv[2]
+out, port = sys.argv[1], int(sys.argv[2])
 cert, key = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
 
 class Handler:
@@ -756,6 +757,33 @@ sys.stdin.read()  # until the test closes our stdin (or exits)
 c.stop()
 "#;
 
+const HTTPSD: &str = r#"
+import http.server, json, ssl, sys, threading
+
+out, cert, key = sys.argv[1], sys.argv[2], sys.argv[3]
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        with open(out, "a") as f:
+            f.write(json.dumps({"path": self.path, "id": self.headers["x-yagura-notice-id"],
+                                "body": json.loads(body)}) + "\n")
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+print(srv.server_address[1], flush=True)
+sys.stdin.read()
+"#;
+
 fn require_aiosmtpd() {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
@@ -769,25 +797,26 @@ fn require_aiosmtpd() {
     );
 }
 
-/// aiosmtpd on 127.0.0.1:`port`, writing one JSON line per message to `dir/mail.jsonl`.
-struct Smtpd {
+/// A Python receiver (aiosmtpd, or http.server with TLS), writing one JSON line per message
+/// to `out`; it prints one line when ready, and stops when the test closes its stdin.
+struct PyServer {
     child: Child,
     out: PathBuf,
+    /// What it printed when ready.
+    ready: String,
 }
 
-impl Smtpd {
-    fn start(port: u16, dir: &Path, tls: Option<(&Path, &Path)>) -> Smtpd {
-        require_aiosmtpd();
-        let script = dir.join("smtpd.py");
-        std::fs::write(&script, SMTPD).unwrap();
-        let out = dir.join("mail.jsonl");
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script).arg(port.to_string()).arg(&out);
-        if let Some((cert, key)) = tls {
-            cmd.arg(cert).arg(key);
-        }
-        let log = std::fs::File::create(dir.join("smtpd.log")).unwrap();
-        let mut child = cmd
+impl PyServer {
+    fn start(name: &str, source: &str, dir: &Path, args: &[&std::ffi::OsStr]) -> PyServer {
+        let script = dir.join(format!("{name}.py"));
+        std::fs::write(&script, source).unwrap();
+        let out = dir.join(format!("{name}.jsonl"));
+        let log_path = dir.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(&out)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -800,25 +829,47 @@ impl Smtpd {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
-        if line.trim() != "ready" {
+        let ready = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
+        if ready.trim().is_empty() {
             let _ = child.kill();
-            let log = std::fs::read_to_string(dir.join("smtpd.log")).unwrap_or_default();
-            panic!("aiosmtpd did not start: {log}");
+            let _ = child.wait();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("{name} did not start: {log}");
         }
-        Smtpd { child, out }
+        PyServer {
+            child,
+            out,
+            ready: ready.trim().to_string(),
+        }
     }
 
-    fn mails(&self) -> Vec<Value> {
+    /// aiosmtpd on 127.0.0.1:`port` (STARTTLS required when `tls` is given).
+    fn smtpd(port: u16, dir: &Path, tls: Option<(&Path, &Path)>) -> PyServer {
+        require_aiosmtpd();
+        let port = port.to_string();
+        let mut args = vec![std::ffi::OsStr::new(&port)];
+        if let Some((cert, key)) = tls {
+            args.push(cert.as_os_str());
+            args.push(key.as_os_str());
+        }
+        Self::start("smtpd", SMTPD, dir, &args)
+    }
+
+    /// The messages received so far.
+    fn records(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+
+    fn mails(&self) -> Vec<Value> {
+        self.records()
+    }
 }
 
-impl Drop for Smtpd {
+impl Drop for PyServer {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
         if !wait_until(Duration::from_secs(3), || {
@@ -888,7 +939,7 @@ fn check_mail(mail: &Value, sent: &Notice, channel: &str) {
 fn smtp_delivers_to_aiosmtpd_with_auth() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let server = Smtpd::start(port, dir.path(), None);
+    let server = PyServer::smtpd(port, dir.path(), None);
     let mut c = smtp_channel("mail", port);
     c.username = Some("soc".into());
     c.password = Some("s3cret".into());
@@ -917,7 +968,7 @@ fn smtp_delivers_to_aiosmtpd_with_auth() {
 fn smtp_wrong_password_is_given_up_with_the_server_reply() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let server = Smtpd::start(port, dir.path(), None);
+    let server = PyServer::smtpd(port, dir.path(), None);
     let mut c = smtp_channel("mail", port);
     c.username = Some("soc".into());
     c.password = Some("wrong".into());
@@ -948,12 +999,45 @@ fn smtp_server_down_at_first_gets_the_mail_once_it_starts() {
         >= 1));
     let err = n.stats()[0].last_error.clone().unwrap();
     assert!(err.contains("connect"), "{err}");
-    let server = Smtpd::start(port, dir.path(), None);
+    let server = PyServer::smtpd(port, dir.path(), None);
     assert!(n.flush(Duration::from_secs(15)), "{:?}", n.stats());
     let mails = server.mails();
     assert_eq!(mails.len(), 1, "{mails:?}");
     check_mail(&mails[0], &sent, "mail");
     assert_eq!(n.stats()[0].sent, 1);
+}
+
+#[test]
+fn https_webhook_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certs(dir.path());
+    let server = PyServer::start(
+        "httpsd",
+        HTTPSD,
+        dir.path(),
+        &[cert.as_os_str(), key.as_os_str()],
+    );
+    let url = format!("https://127.0.0.1:{}/tls", server.ready);
+    let mut trusted = http_channel("trusted", "webhook", url.clone());
+    trusted.ca_file = Some(ca);
+    let mut untrusted = http_channel("untrusted", "webhook", url);
+    untrusted.retry = fast_retry(1);
+    let n = notifier(&dir.path().join("outbox"), vec![trusted, untrusted]);
+    let sent = notice(31, "high");
+    n.send(&sent).unwrap();
+    assert!(n.flush(Duration::from_secs(15)), "{:?}", n.stats());
+    let got = server.records();
+    assert_eq!(
+        got.len(),
+        1,
+        "only the channel that trusts the CA delivers: {got:?}"
+    );
+    assert_eq!(got[0]["body"], serde_json::to_value(&sent).unwrap());
+    assert!(got[0]["id"].as_str().unwrap().starts_with("31-trusted-"));
+    let stats = n.stats();
+    assert_eq!((stats[0].sent, stats[1].sent, stats[1].given_up), (1, 0, 1));
+    let err = stats[1].last_error.as_deref().unwrap();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
 
 /// A CA and a server certificate for 127.0.0.1, made with the openssl command.
@@ -1039,7 +1123,7 @@ fn smtp_starttls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_certs(dir.path());
     let port = free_port();
-    let server = Smtpd::start(port, dir.path(), Some((&cert, &key)));
+    let server = PyServer::smtpd(port, dir.path(), Some((&cert, &key)));
     let mut c = smtp_channel("tls", port);
     c.starttls = true;
     c.ca_file = Some(ca);
