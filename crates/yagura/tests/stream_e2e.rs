@@ -231,3 +231,59 @@ fn kill_9_mid_window_fires_exactly_once() {
     assert_eq!(alert_counts(&again), expected, "{again:?}");
     assert_eq!(again.len(), 1);
 }
+
+/// OTRF Windows events (NXLog JSON) posted to the NDJSON endpoint: the alerts count, per rule,
+/// exactly the detections `yagura hunt` finds in the same zips, with the host as entity.
+#[test]
+fn otrf_over_http_ndjson_alerts_equal_hunt() {
+    let zips = [
+        "data/otrf/datasets/atomic/windows/credential_access/host/psh_lsass_memory_dump_comsvcs.zip",
+        "data/otrf/datasets/atomic/windows/credential_access/host/cmd_psexec_lsa_secrets_dump.zip",
+    ];
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for z in zips {
+        for d in hunt(&shared(z)) {
+            *expected
+                .entry(d["rule_title"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert!(
+        expected.values().sum::<u64>() >= 5,
+        "hunt finds detections in the samples: {expected:?}"
+    );
+    let srv = start(tempfile::tempdir().unwrap());
+    let mut total = 0u64;
+    for z in zips {
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(shared(z)).unwrap()).unwrap();
+        for i in 0..archive.len() {
+            let mut f = archive.by_index(i).unwrap();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut body).unwrap();
+            total += body
+                .split(|&b| b == b'\n')
+                .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+                .count() as u64;
+            let url = format!("http://{}/api/v1/ingest", srv.addr("http"));
+            let resp = ureq::post(&url).send(&body[..]).unwrap();
+            assert!(resp.status().is_success());
+        }
+    }
+    assert!(
+        srv.wait_detected(total, Duration::from_secs(120)),
+        "detection did not catch up"
+    );
+    let got = alerts(&srv.data());
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &got {
+        *counts
+            .entry(a["title"].as_str().unwrap().to_owned())
+            .or_default() += a["count"].as_u64().unwrap();
+        assert_eq!(a["kind"], "detection");
+        assert!(
+            !a["entities"]["hosts"].as_array().unwrap().is_empty(),
+            "{a}"
+        );
+    }
+    assert_eq!(counts, expected);
+}
