@@ -266,6 +266,33 @@ pub struct Note {
     pub status: Option<Status>,
 }
 
+impl Alert {
+    /// What notification channels send about this alert.
+    pub fn notice(&self, console: Option<&str>) -> crate::notify::Notice {
+        crate::notify::Notice {
+            alert_id: self.id,
+            rule_id: self.rule_id.clone(),
+            title: self.title.clone(),
+            severity: self.severity.as_str().to_owned(),
+            status: self.status.as_str().to_owned(),
+            kind: match self.kind {
+                Kind::Detection => "detection",
+                Kind::Correlation => "correlation",
+            }
+            .to_owned(),
+            users: self.entities.users.clone(),
+            hosts: self.entities.hosts.clone(),
+            ips: self.entities.ips.clone(),
+            count: self.count,
+            first_seen_ms: self.first_seen_ms,
+            last_seen_ms: self.last_seen_ms,
+            techniques: self.techniques.clone(),
+            description: self.description.clone(),
+            url: console.map(|base| format!("{}/alerts/{}", base.trim_end_matches('/'), self.id)),
+        }
+    }
+}
+
 /// Splits a rule's tags into ATT&CK techniques (`attack.t1110.001` → `T1110.001`) and the rest.
 pub fn split_tags(tags: &[String]) -> (Vec<String>, Vec<String>) {
     let mut techniques = Vec::new();

@@ -6,6 +6,7 @@
 //! - `PATCH /api/v1/alerts/{id}` (or `POST`) with `{"status": "...", "note": "...", "assignee": "..."}`:
 //!   the alert after the change; the note names the caller (`X-Yagura-User`, else `api`).
 //! - `GET /api/v1/alerts/rules`: volume and false-positive rate per rule, from the verdicts.
+//! - `GET /api/v1/notify/stats`: delivery counters per notification channel.
 
 use crate::{error, json};
 use axum::body::Bytes;
@@ -87,6 +88,17 @@ pub fn router(db: Arc<AlertDb>) -> Router {
         .route("/api/v1/alerts/rules", get(rules))
         .route("/api/v1/alerts/{id}", get(one).patch(update).post(update))
         .with_state(db)
+}
+
+/// `GET /api/v1/notify/stats`: per channel, sent, failed attempts, pending, given up, last error.
+pub fn notify_router(notifier: Arc<yagura_alert::notify::Notifier>) -> Router {
+    Router::new()
+        .route("/api/v1/notify/stats", get(notify_stats))
+        .with_state(notifier)
+}
+
+async fn notify_stats(State(n): State<Arc<yagura_alert::notify::Notifier>>) -> Response {
+    json(serde_json::to_value(n.stats()).unwrap_or_default())
 }
 
 fn db_error(e: DbError) -> Response {

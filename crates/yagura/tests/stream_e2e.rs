@@ -8,16 +8,21 @@ use common::server::{Server, BIN};
 use common::shared;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const CONFIG: &str = "[detect]\nlateness_secs = 1\n";
 
 fn start(dir: tempfile::TempDir) -> Server {
+    start_with(dir, "")
+}
+
+fn start_with(dir: tempfile::TempDir, more: &str) -> Server {
     let cfg = dir.path().join("yagura.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, format!("{more}\n{CONFIG}")).unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
     Server::start_in(dir, &["--config", &cfg])
 }
@@ -111,6 +116,50 @@ fn hunt_counts(found: &[Value]) -> BTreeMap<(String, String), u64> {
     m
 }
 
+/// A webhook receiver on 127.0.0.1 (HTTP/1.1, keep-alive): the bodies it was sent.
+fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut out = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if let Ok(v) = serde_json::from_slice(&body) {
+                        seen.lock().unwrap().push(v);
+                    }
+                    let _ = out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
 fn openssh_lines() -> Vec<String> {
     let text =
         std::fs::read_to_string(shared("data/linux-auth/loghub/OpenSSH/OpenSSH_2k.log")).unwrap();
@@ -133,7 +182,11 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
     let total: u64 = expected.values().sum();
     assert_eq!(total, 44, "hunt on the sample: {expected:?}");
 
-    let srv = start(dir);
+    let (hook, delivered) = webhook_receiver();
+    let notify = format!(
+        "[[notify]]\nname = \"soar\"\nkind = \"webhook\"\nurl = \"{hook}\"\nmin_severity = \"medium\"\n"
+    );
+    let srv = start_with(dir, &notify);
     send_tcp(&srv, &lines);
     assert!(
         srv.wait_detected(2000, Duration::from_secs(60)),
@@ -141,6 +194,26 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
     );
     let got = alerts(&srv.data());
     assert_eq!(alert_counts(&got), expected);
+    // Each new alert reached the webhook once, with its rule, severity and address.
+    let start = std::time::Instant::now();
+    while delivered.lock().unwrap().len() < got.len() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut ids: Vec<u64> = delivered
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            assert_eq!(n["severity"], "medium");
+            assert_eq!(n["kind"], "correlation");
+            assert_eq!(n["ips"].as_array().unwrap().len(), 1);
+            n["alert_id"].as_u64().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    let mut want: Vec<u64> = got.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want);
     // Every alert: the rule, its severity and ATT&CK techniques, links to stored events.
     for a in &got {
         assert_eq!(a["kind"], "correlation");

@@ -89,6 +89,11 @@ struct Config {
     tail: Vec<yagura_collect::tail::TailSpec>,
     #[serde(default)]
     detect: DetectConfig,
+    /// Notification channels (docs/notifications.md).
+    #[serde(default)]
+    notify: Vec<yagura_alert::notify::ChannelConfig>,
+    /// The console's address, for links in notifications (`https://yagura.example`).
+    console_url: Option<String>,
     max_record_kib: Option<usize>,
     quiet_after_secs: Option<u64>,
     tail_poll_ms: Option<u64>,
@@ -151,7 +156,17 @@ fn off(addr: String) -> String {
 }
 
 /// Loads the file and applies the flags.
-fn configure(a: ServeArgs) -> Result<(PathBuf, CollectConfig, StoreConfig, DetectConfig)> {
+/// What `configure` gives `run`.
+struct Setup {
+    data_dir: PathBuf,
+    collect: CollectConfig,
+    store: StoreConfig,
+    detect: DetectConfig,
+    notify: Vec<yagura_alert::notify::ChannelConfig>,
+    console_url: Option<String>,
+}
+
+fn configure(a: ServeArgs) -> Result<Setup> {
     let file: Config = match &a.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -208,7 +223,14 @@ fn configure(a: ServeArgs) -> Result<(PathBuf, CollectConfig, StoreConfig, Detec
         .data_dir
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from("yagura-data"));
-    Ok((data_dir, c, file.store, detect))
+    Ok(Setup {
+        data_dir,
+        collect: c,
+        store: file.store,
+        detect,
+        notify: file.notify,
+        console_url: file.console_url,
+    })
 }
 
 /// Loads the rules of `[detect]` and opens the streaming detector over `DATA/alerts.redb`.
@@ -259,7 +281,14 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-    let (data_dir, cfg, store_cfg, detect) = configure(a)?;
+    let Setup {
+        data_dir,
+        collect: cfg,
+        store: store_cfg,
+        detect,
+        notify,
+        console_url,
+    } = configure(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("yagura-io")
@@ -310,8 +339,28 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .context("cannot open the alert database")?,
         );
         let stream_stats = Arc::new(yagura_alert::StreamStats::default());
+        let notifier = if notify.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                yagura_alert::notify::Notifier::open(&data_dir.join("notify"), notify)
+                    .context("cannot start notifications")?,
+            ))
+        };
         let stream = if detect.enabled {
-            Some(open_stream(&detect, alerts.clone())?.with_stats(stream_stats.clone()))
+            let mut s = open_stream(&detect, alerts.clone())?.with_stats(stream_stats.clone());
+            if let Some(n) = &notifier {
+                let n = n.clone();
+                s = s.on_alert(Box::new(move |alert, new| {
+                    // A new alert is announced; its later occurrences only count in it.
+                    if new {
+                        if let Err(e) = n.send(&alert.notice(console_url.as_deref())) {
+                            tracing::error!("alert {}: notification not queued: {e}", alert.id);
+                        }
+                    }
+                }));
+            }
+            Some(s)
         } else {
             None
         };
@@ -377,6 +426,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         };
         let api = yagura_api::router(yagura_api::Api::new(data_dir.join("store")))
             .merge(yagura_api::alerts::router(alerts.clone()));
+        let api = match &notifier {
+            Some(n) => api.merge(yagura_api::alerts::notify_router(n.clone())),
+            None => api,
+        };
         let collector = yagura_collect::start_with_routes(&cfg, &data_dir, gauges, api)
             .await
             .context("cannot start collection")?;
@@ -475,8 +528,16 @@ mod tests {
             rules: Vec::new(),
             no_detect: false,
         };
-        let (data_dir, c, store, detect) = configure(args).unwrap();
+        let Setup {
+            data_dir,
+            collect: c,
+            store,
+            detect,
+            notify,
+            ..
+        } = configure(args).unwrap();
         assert!(detect.enabled);
+        assert!(notify.is_empty());
         assert_eq!(data_dir, PathBuf::from("/var/lib/yagura"));
         assert!(c.http.listen.is_empty());
         assert_eq!(c.syslog.tcp, "127.0.0.1:1514");
