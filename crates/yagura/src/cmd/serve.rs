@@ -565,4 +565,16 @@ mod tests {
         let err = configure(args).err().unwrap().to_string();
         assert!(err.contains("yagura.toml") && err.contains("udpp"), "{err}");
     }
+
+    /// The `[detect]` example in docs/alerts.md parses.
+    #[test]
+    fn documented_detect_configuration_parses() {
+        let doc = include_str!("../../../../docs/alerts.md");
+        let start = doc.find("```toml\n").expect("a toml block") + 8;
+        let end = start + doc[start..].find("```").expect("end of the block");
+        let c: Config = toml::from_str(&doc[start..end]).unwrap();
+        assert_eq!(c.detect.rules.len(), 1);
+        assert_eq!(c.detect.lateness_secs, 60);
+        assert_eq!(c.console_url.as_deref(), Some("https://yagura.example.org"));
+    }
 }
