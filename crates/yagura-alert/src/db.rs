@@ -8,6 +8,7 @@
 //! server's API instead.
 
 use crate::alert::{now_ms, Alert, Entities, Kind, Note, Severity, Status, MAX_EVENTS};
+use crate::exception::{Exception, ExceptionError, Subject};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 const OPEN: TableDefinition<&str, u64> = TableDefinition::new("open");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const EXCEPTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("exceptions");
 
 /// Errors of the alert database.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,12 @@ pub enum DbError {
     /// No such alert.
     #[error("no alert {0}")]
     NotFound(u64),
+    /// No such exception.
+    #[error("no exception {0}")]
+    NoException(u64),
+    /// An exception that cannot be saved.
+    #[error(transparent)]
+    Exception(#[from] ExceptionError),
 }
 
 /// One match (or correlation firing) on its way to an alert.
@@ -76,6 +84,22 @@ pub struct Occurrence {
 }
 
 impl Occurrence {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            rule_id: &self.rule_id,
+            title: &self.title,
+            severity: self.severity,
+            kind: match self.kind {
+                Kind::Detection => "detection",
+                Kind::Correlation => "correlation",
+            },
+            entities: &self.entities,
+            group: &self.group,
+            tags: &self.tags,
+            techniques: &self.techniques,
+        }
+    }
+
     /// The deduplication key: one open alert per rule and entity set (and correlation group).
     pub fn key(&self) -> String {
         let mut k = format!(
@@ -175,6 +199,21 @@ pub struct RuleStats {
 pub struct AlertDb {
     db: Database,
     path: PathBuf,
+    /// The exceptions, read at every batch of occurrences (changed through this type only).
+    exceptions: std::sync::RwLock<Vec<Exception>>,
+}
+
+/// What [`AlertDb::preview`] finds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Preview {
+    /// Alerts (raised or grown since `since_ms`) the exception would have hidden.
+    pub would_hide: usize,
+    /// Their occurrences.
+    pub occurrences: u64,
+    /// The first 100 of them, newest first.
+    pub alerts: Vec<Alert>,
+    /// The start of the period looked at (ms).
+    pub since_ms: i64,
 }
 
 impl AlertDb {
@@ -198,6 +237,7 @@ impl AlertDb {
         let me = AlertDb {
             db,
             path: path.to_owned(),
+            exceptions: std::sync::RwLock::new(Vec::new()),
         };
         // Create the tables, so that readers never meet a missing one.
         let txn = me.db.begin_write().map_err(|e| me.err(e))?;
@@ -205,8 +245,13 @@ impl AlertDb {
             txn.open_table(ALERTS).map_err(|e| me.err(e))?;
             txn.open_table(OPEN).map_err(|e| me.err(e))?;
             txn.open_table(META).map_err(|e| me.err(e))?;
+            txn.open_table(EXCEPTIONS).map_err(|e| me.err(e))?;
         }
         txn.commit().map_err(|e| me.err(e))?;
+        let all = me.read_exceptions()?;
+        if let Ok(mut g) = me.exceptions.write() {
+            *g = all;
+        }
         Ok(me)
     }
 
@@ -264,7 +309,25 @@ impl AlertDb {
             };
             // Alerts touched in this batch, by key, so each is decoded and written once.
             let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
+            let mut exceptions = self.exceptions.write().map_err(|_| DbError::Corrupt {
+                path: self.path.clone(),
+                id: 0,
+                reason: "exception list poisoned".into(),
+            })?;
+            let mut hid: Vec<usize> = Vec::new();
             for o in occurrences {
+                let subject = o.subject();
+                let hidden = exceptions
+                    .iter()
+                    .position(|x| x.active(now) && x.matches(&subject));
+                if let Some(i) = hidden {
+                    exceptions[i].hidden += 1;
+                    exceptions[i].last_hidden_ms = Some(now);
+                    if !hid.contains(&i) {
+                        hid.push(i);
+                    }
+                    continue;
+                }
                 let key = o.key();
                 let mut slot = by_key.get(&key).copied();
                 if slot.is_none() {
@@ -333,6 +396,14 @@ impl AlertDb {
             for (key, &i) in &by_key {
                 open.insert(key.as_str(), changed[i].0.id)
                     .map_err(|e| self.err(e))?;
+            }
+            if !hid.is_empty() {
+                let mut xt = txn.open_table(EXCEPTIONS).map_err(|e| self.err(e))?;
+                for &i in &hid {
+                    let x = &exceptions[i];
+                    let bytes = serde_json::to_vec(x).unwrap_or_default();
+                    xt.insert(x.id, bytes.as_slice()).map_err(|e| self.err(e))?;
+                }
             }
             meta.insert("next_id", next_id.to_le_bytes().as_slice())
                 .map_err(|e| self.err(e))?;
@@ -459,6 +530,101 @@ impl AlertDb {
         };
         txn.commit().map_err(|e| self.err(e))?;
         Ok(alert)
+    }
+
+    fn read_exceptions(&self) -> Result<Vec<Exception>, DbError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(EXCEPTIONS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            match serde_json::from_slice::<Exception>(v.value()) {
+                Ok(x) => out.push(x),
+                Err(e) => tracing::error!(
+                    "{}: exception {}: {e}; skipped",
+                    self.path.display(),
+                    k.value()
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The exceptions, oldest first.
+    pub fn exceptions(&self) -> Vec<Exception> {
+        self.exceptions
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    /// The alerts active since `since_ms` (wall clock: raised or grown since) that `x` would
+    /// have hidden.
+    pub fn preview(&self, x: &Exception, since_ms: i64) -> Result<Preview, DbError> {
+        x.validate()?;
+        let mut p = Preview {
+            would_hide: 0,
+            occurrences: 0,
+            alerts: Vec::new(),
+            since_ms,
+        };
+        self.for_each(|a| {
+            if a.updated_ms >= since_ms && x.matches(&Subject::of_alert(&a)) {
+                p.would_hide += 1;
+                p.occurrences += a.count;
+                if p.alerts.len() < 100 {
+                    p.alerts.push(a);
+                }
+            }
+            true
+        })?;
+        Ok(p)
+    }
+
+    /// Saves a new exception (it applies from the next batch of occurrences on).
+    pub fn add_exception(&self, mut x: Exception, by: &str) -> Result<Exception, DbError> {
+        x.validate()?;
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = txn.open_table(EXCEPTIONS).map_err(|e| self.err(e))?;
+            let last = t
+                .last()
+                .map_err(|e| self.err(e))?
+                .map_or(0, |(k, _)| k.value());
+            x.id = last + 1;
+            x.created_ms = now_ms();
+            x.created_by = by.to_owned();
+            x.hidden = 0;
+            x.last_hidden_ms = None;
+            let bytes = serde_json::to_vec(&x).unwrap_or_default();
+            t.insert(x.id, bytes.as_slice()).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        if let Ok(mut g) = self.exceptions.write() {
+            g.push(x.clone());
+        }
+        Ok(x)
+    }
+
+    /// Removes an exception.
+    pub fn remove_exception(&self, id: u64) -> Result<Exception, DbError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let removed = {
+            let mut t = txn.open_table(EXCEPTIONS).map_err(|e| self.err(e))?;
+            let old = t.remove(id).map_err(|e| self.err(e))?;
+            match old {
+                Some(v) => serde_json::from_slice::<Exception>(v.value()).ok(),
+                None => None,
+            }
+        };
+        let Some(x) = removed else {
+            return Err(DbError::NoException(id));
+        };
+        txn.commit().map_err(|e| self.err(e))?;
+        if let Ok(mut g) = self.exceptions.write() {
+            g.retain(|e| e.id != id);
+        }
+        Ok(x)
     }
 
     /// Volume and false-positive rate per rule, noisiest first.
@@ -610,5 +776,70 @@ mod tests {
         let ids: Vec<u64> = got.iter().map(|(a, _)| a.id).collect();
         assert_eq!(db.get(ids[0]).unwrap().count, 2);
         assert_eq!(db.get(ids[1]).unwrap().count, 1);
+    }
+
+    #[test]
+    fn exceptions_preview_exactly_what_they_then_hide() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.redb");
+        let db = AlertDb::open(&path).unwrap();
+        let hour = 3_600_000;
+        db.record(
+            &[
+                occ("r1", "10.0.0.1", 1000, 1),
+                occ("r1", "10.0.0.1", 2000, 2),
+                occ("r1", "10.0.0.2", 3000, 3),
+                occ("r2", "10.0.0.1", 3000, 4),
+            ],
+            b"cp",
+            hour,
+        )
+        .unwrap();
+        let x: crate::Exception = serde_json::from_value(serde_json::json!({
+            "name": "scanner", "reason": "our vulnerability scanner",
+            "rule": "r1", "ips": ["10.0.0.0/31"]
+        }))
+        .unwrap();
+        // Preview: alert 1 only (r1 on 10.0.0.1, two occurrences); 10.0.0.2 is outside /31.
+        let p = db.preview(&x, 0).unwrap();
+        assert_eq!((p.would_hide, p.occurrences), (1, 2));
+        assert_eq!(p.alerts[0].entities.ips, ["10.0.0.1"]);
+        let saved = db.add_exception(x, "aiko").unwrap();
+        assert_eq!(saved.id, 1);
+        // From now on: r1 on 10.0.0.1 is hidden, r2 on it and r1 elsewhere are not.
+        let got = db
+            .record(
+                &[
+                    occ("r1", "10.0.0.1", 4000, 5),
+                    occ("r2", "10.0.0.1", 4000, 6),
+                    occ("r1", "10.0.0.2", 4000, 7),
+                ],
+                b"cp",
+                hour,
+            )
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            db.get(1).unwrap().count,
+            2,
+            "the hidden occurrence is not counted"
+        );
+        assert_eq!(db.exceptions()[0].hidden, 1);
+        // Kept across a reopen, with its count; a snooze that ended hides nothing.
+        drop(db);
+        let db = AlertDb::open(&path).unwrap();
+        assert_eq!(db.exceptions()[0].hidden, 1);
+        db.remove_exception(1).unwrap();
+        assert!(matches!(
+            db.remove_exception(1),
+            Err(DbError::NoException(1))
+        ));
+        let mut snooze: crate::Exception =
+            serde_json::from_value(serde_json::json!({"name": "old", "rule": "r1"})).unwrap();
+        snooze.until_ms = Some(1);
+        db.add_exception(snooze, "aiko").unwrap();
+        db.record(&[occ("r1", "10.0.0.1", 5000, 8)], b"cp", hour)
+            .unwrap();
+        assert_eq!(db.get(1).unwrap().count, 3);
     }
 }

@@ -15,9 +15,11 @@
 
 pub mod alert;
 pub mod db;
+pub mod exception;
 pub mod notify;
 pub mod stream;
 
 pub use alert::{Alert, Entities, Severity, Status};
 pub use db::{AlertDb, DbError};
+pub use exception::Exception;
 pub use stream::{Stream, StreamConfig, StreamStats};

@@ -7,6 +7,11 @@
 //!   the alert after the change; the note names the caller (`X-Yagura-User`, else `api`).
 //! - `GET /api/v1/alerts/rules`: volume and false-positive rate per rule, from the verdicts.
 //! - `GET /api/v1/notify/stats`: delivery counters per notification channel.
+//! - `GET /api/v1/exceptions`: the exceptions, with how many occurrences each hid.
+//! - `POST /api/v1/exceptions/preview?days=30` with an exception: the alerts of the last `days`
+//!   it would have hidden (`would_hide`, `occurrences`, the first 100 alerts).
+//! - `POST /api/v1/exceptions?days=30`: saves it; answers `{"exception": ..., "preview": ...}`.
+//! - `DELETE /api/v1/exceptions/{id}`.
 
 use crate::{error, json};
 use axum::body::Bytes;
@@ -87,6 +92,12 @@ pub fn router(db: Arc<AlertDb>) -> Router {
         .route("/api/v1/alerts", get(list))
         .route("/api/v1/alerts/rules", get(rules))
         .route("/api/v1/alerts/{id}", get(one).patch(update).post(update))
+        .route("/api/v1/exceptions", get(exceptions).post(add_exception))
+        .route("/api/v1/exceptions/preview", axum::routing::post(preview))
+        .route(
+            "/api/v1/exceptions/{id}",
+            axum::routing::delete(remove_exception),
+        )
         .with_state(db)
 }
 
@@ -101,9 +112,73 @@ async fn notify_stats(State(n): State<Arc<yagura_alert::notify::Notifier>>) -> R
     json(serde_json::to_value(n.stats()).unwrap_or_default())
 }
 
+/// Query string of the exception routes.
+#[derive(Deserialize, Default)]
+pub struct PreviewParams {
+    /// Days looked back (default 30).
+    pub days: Option<u32>,
+}
+
+fn since(days: Option<u32>) -> i64 {
+    yagura_alert::alert::now_ms() - i64::from(days.unwrap_or(30)) * 86_400_000
+}
+
+fn exception_body(body: &[u8]) -> Result<yagura_alert::Exception, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+}
+
+async fn exceptions(State(db): State<Arc<AlertDb>>) -> Response {
+    json(serde_json::to_value(db.exceptions()).unwrap_or_default())
+}
+
+async fn preview(
+    State(db): State<Arc<AlertDb>>,
+    UrlQuery(p): UrlQuery<PreviewParams>,
+    body: Bytes,
+) -> Response {
+    let x = match exception_body(&body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let from = since(p.days);
+    blocking(move || db.preview(&x, from)).await
+}
+
+async fn add_exception(
+    State(db): State<Arc<AlertDb>>,
+    UrlQuery(p): UrlQuery<PreviewParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let x = match exception_body(&body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let by = headers
+        .get("x-yagura-user")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("api")
+        .to_owned();
+    let from = since(p.days);
+    blocking(move || {
+        let preview = db.preview(&x, from)?;
+        let saved = db.add_exception(x, &by)?;
+        Ok(serde_json::json!({ "exception": saved, "preview": preview }))
+    })
+    .await
+}
+
+async fn remove_exception(State(db): State<Arc<AlertDb>>, UrlPath(id): UrlPath<u64>) -> Response {
+    blocking(move || db.remove_exception(id)).await
+}
+
 fn db_error(e: DbError) -> Response {
     match e {
-        DbError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
+        DbError::NotFound(_) | DbError::NoException(_) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        DbError::Exception(_) => error(StatusCode::BAD_REQUEST, e.to_string()),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }

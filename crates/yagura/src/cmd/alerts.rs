@@ -19,6 +19,111 @@ pub enum AlertsCommand {
     Set(SetArgs),
     /// Volume and false-positive rate per rule, from the verdicts.
     Rules(DataArgs),
+    /// Exceptions: hide occurrences by rule, entities and alert fields, optionally until a time.
+    Exception {
+        #[command(subcommand)]
+        command: ExceptionCommand,
+    },
+}
+
+/// `yagura alerts exception …`.
+#[derive(Subcommand)]
+pub enum ExceptionCommand {
+    /// Show what an exception would have hidden, without saving it.
+    Preview(ExceptionArgs),
+    /// Save an exception (its preview is printed first).
+    Add(ExceptionArgs),
+    /// The exceptions, with how many occurrences each hid.
+    List(DataArgs),
+    /// Remove an exception.
+    Remove {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The exception's number.
+        id: u64,
+    },
+}
+
+/// An exception on the command line.
+#[derive(Args)]
+pub struct ExceptionArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// A short name.
+    #[arg(long)]
+    name: String,
+    /// Why.
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// Only this rule (id or title).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Allow-listed user (`*` wildcards; repeatable).
+    #[arg(long = "user", value_name = "NAME")]
+    users: Vec<String>,
+    /// Allow-listed host (`*` wildcards; repeatable).
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
+    /// Allow-listed address or CIDR network (repeatable).
+    #[arg(long = "ip", value_name = "ADDR")]
+    ips: Vec<String>,
+    /// A field condition `FIELD OP VALUE[,VALUE]` (OP: equals, contains, starts_with,
+    /// ends_with, cidr; FIELD: rule_id, title, severity, kind, tag, technique, user, host, ip,
+    /// group.NAME), repeatable.
+    #[arg(long = "field", value_name = "COND")]
+    fields: Vec<String>,
+    /// A snooze: the exception ends at this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Days of alerts the preview looks at.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+}
+
+impl ExceptionArgs {
+    fn exception(&self) -> Result<yagura_alert::Exception> {
+        let mut fields = Vec::new();
+        for f in &self.fields {
+            let mut parts = f.splitn(3, ' ');
+            let (Some(field), Some(op), Some(values)) = (parts.next(), parts.next(), parts.next())
+            else {
+                bail!("--field {f:?}: expected `FIELD OP VALUE[,VALUE]`");
+            };
+            let op: yagura_alert::exception::Op =
+                serde_json::from_value(serde_json::Value::String(op.to_owned())).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--field {f:?}: `{op}` is not one of equals, contains, starts_with, ends_with, cidr"
+                    )
+                })?;
+            fields.push(yagura_alert::exception::FieldCondition {
+                field: field.to_owned(),
+                op,
+                values: values.split(',').map(|v| v.trim().to_owned()).collect(),
+            });
+        }
+        let until_ms = match &self.until {
+            Some(t) => Some(
+                yagura_store::query::parse_time(t)
+                    .with_context(|| format!("--until: `{t}` is not a time"))?,
+            ),
+            None => None,
+        };
+        Ok(yagura_alert::Exception {
+            id: 0,
+            name: self.name.clone(),
+            reason: self.reason.clone(),
+            rule: self.rule.clone(),
+            users: self.users.clone(),
+            hosts: self.hosts.clone(),
+            ips: self.ips.clone(),
+            fields,
+            until_ms,
+            created_ms: 0,
+            created_by: String::new(),
+            hidden: 0,
+            last_hidden_ms: None,
+        })
+    }
 }
 
 /// The data folder.
@@ -89,7 +194,106 @@ pub fn run(c: AlertsCommand) -> Result<ExitCode> {
         AlertsCommand::List(a) => list(a),
         AlertsCommand::Set(a) => set(a),
         AlertsCommand::Rules(a) => rules(a),
+        AlertsCommand::Exception { command } => exception(command),
     }
+}
+
+fn print_preview(p: &serde_json::Value, days: u32) {
+    println!(
+        "would have hidden {} alerts ({} occurrences) in the last {days} days",
+        p["would_hide"], p["occurrences"]
+    );
+    for a in p["alerts"].as_array().into_iter().flatten().take(20) {
+        println!(
+            "  {:>6}  {:<21}  {:>6}  {}",
+            a["id"],
+            a["status"].as_str().unwrap_or(""),
+            a["count"],
+            a["title"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn exception(c: ExceptionCommand) -> Result<ExitCode> {
+    let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    match c {
+        ExceptionCommand::Preview(a) => {
+            let x = a.exception()?;
+            let p = match access(&a.data.data_dir)? {
+                Access::Db(db) => {
+                    let since = yagura_alert::alert::now_ms() - i64::from(a.days) * 86_400_000;
+                    serde_json::to_value(db.preview(&x, since)?)?
+                }
+                Access::Http(base) => {
+                    let resp = agent()
+                        .post(format!("{base}/api/v1/exceptions/preview"))
+                        .query("days", a.days.to_string())
+                        .header("content-type", "application/json")
+                        .send(serde_json::to_string(&x)?);
+                    serde_json::from_str(&answer(resp)?)?
+                }
+            };
+            print_preview(&p, a.days);
+        }
+        ExceptionCommand::Add(a) => {
+            let x = a.exception()?;
+            let (saved, p) = match access(&a.data.data_dir)? {
+                Access::Db(db) => {
+                    let since = yagura_alert::alert::now_ms() - i64::from(a.days) * 86_400_000;
+                    let p = serde_json::to_value(db.preview(&x, since)?)?;
+                    (serde_json::to_value(db.add_exception(x, &by)?)?, p)
+                }
+                Access::Http(base) => {
+                    let resp = agent()
+                        .post(format!("{base}/api/v1/exceptions"))
+                        .query("days", a.days.to_string())
+                        .header("content-type", "application/json")
+                        .header("x-yagura-user", &by)
+                        .send(serde_json::to_string(&x)?);
+                    let v: serde_json::Value = serde_json::from_str(&answer(resp)?)?;
+                    (v["exception"].clone(), v["preview"].clone())
+                }
+            };
+            print_preview(&p, a.days);
+            println!(
+                "saved exception {}: {}",
+                saved["id"],
+                saved["name"].as_str().unwrap_or("")
+            );
+        }
+        ExceptionCommand::List(a) => {
+            let list: Vec<serde_json::Value> = match access(&a.data_dir)? {
+                Access::Db(db) => db
+                    .exceptions()
+                    .iter()
+                    .map(serde_json::to_value)
+                    .collect::<Result<_, _>>()?,
+                Access::Http(base) => serde_json::from_str(&answer(
+                    agent().get(format!("{base}/api/v1/exceptions")).call(),
+                )?)?,
+            };
+            let mut out = std::io::stdout().lock();
+            for x in list {
+                writeln!(out, "{x}")?;
+            }
+        }
+        ExceptionCommand::Remove { data, id } => {
+            match access(&data.data_dir)? {
+                Access::Db(db) => {
+                    db.remove_exception(id)?;
+                }
+                Access::Http(base) => {
+                    answer(
+                        agent()
+                            .delete(format!("{base}/api/v1/exceptions/{id}"))
+                            .call(),
+                    )?;
+                }
+            }
+            println!("removed exception {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Where the alerts are: the file, or the running server.
