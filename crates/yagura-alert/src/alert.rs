@@ -250,6 +250,12 @@ pub struct Alert {
     /// The analysts' notes, oldest first.
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The rule's own level, when asset context changed `severity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_severity: Option<Severity>,
+    /// The inventory entries of the alert's entities (docs/alerts.md, asset context).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<crate::asset::Asset>,
 }
 
 /// A note on an alert.

@@ -52,6 +52,9 @@ pub enum DbError {
     /// An exception that cannot be saved.
     #[error(transparent)]
     Exception(#[from] ExceptionError),
+    /// An inventory row that cannot be saved.
+    #[error(transparent)]
+    Asset(#[from] crate::asset::AssetError),
 }
 
 /// One match (or correlation firing) on its way to an alert.
@@ -201,6 +204,8 @@ pub struct AlertDb {
     path: PathBuf,
     /// The exceptions, read at every batch of occurrences (changed through this type only).
     exceptions: std::sync::RwLock<Vec<Exception>>,
+    /// The asset inventory, likewise.
+    assets: std::sync::RwLock<Vec<crate::asset::Asset>>,
 }
 
 /// What [`AlertDb::preview`] finds.
@@ -238,6 +243,7 @@ impl AlertDb {
             db,
             path: path.to_owned(),
             exceptions: std::sync::RwLock::new(Vec::new()),
+            assets: std::sync::RwLock::new(Vec::new()),
         };
         // Create the tables, so that readers never meet a missing one.
         let txn = me.db.begin_write().map_err(|e| me.err(e))?;
@@ -251,6 +257,21 @@ impl AlertDb {
         let all = me.read_exceptions()?;
         if let Ok(mut g) = me.exceptions.write() {
             *g = all;
+        }
+        let assets = {
+            let r = me.db.begin_read().map_err(|e| me.err(e))?;
+            let t = r.open_table(META).map_err(|e| me.err(e))?;
+            let v = t.get("assets").map_err(|e| me.err(e))?;
+            match v {
+                Some(b) => serde_json::from_slice(b.value()).unwrap_or_else(|e| {
+                    tracing::error!("{}: asset inventory unreadable: {e}", path.display());
+                    Vec::new()
+                }),
+                None => Vec::new(),
+            }
+        };
+        if let Ok(mut g) = me.assets.write() {
+            *g = assets;
         }
         Ok(me)
     }
@@ -315,7 +336,13 @@ impl AlertDb {
                 reason: "exception list poisoned".into(),
             })?;
             let mut hid: Vec<usize> = Vec::new();
+            let inventory = self.assets.read().map(|g| g.clone()).unwrap_or_default();
             for o in occurrences {
+                let assets = crate::asset::matching(&inventory, &o.entities, &o.group);
+                let severity = match assets.iter().map(|a| a.criticality).max() {
+                    Some(c) => c.adjust(o.severity),
+                    None => o.severity,
+                };
                 let subject = o.subject();
                 let hidden = exceptions
                     .iter()
@@ -352,7 +379,7 @@ impl AlertDb {
                         a.first_seen_ms = a.first_seen_ms.min(o.first_ts_ms.min(o.ts_ms));
                         a.last_seen_ms = a.last_seen_ms.max(o.ts_ms);
                         a.updated_ms = now;
-                        a.severity = a.severity.max(o.severity);
+                        a.severity = a.severity.max(severity);
                         if a.events.len() < MAX_EVENTS && !a.events.contains(&o.seq) {
                             a.events.push(o.seq);
                         }
@@ -364,7 +391,7 @@ impl AlertDb {
                     id: next_id,
                     rule_id: o.rule_id.clone(),
                     title: o.title.clone(),
-                    severity: o.severity,
+                    severity,
                     kind: o.kind,
                     status: Status::New,
                     entities: o.entities.clone(),
@@ -380,6 +407,8 @@ impl AlertDb {
                     group: o.group.clone(),
                     assignee: None,
                     notes: Vec::new(),
+                    rule_severity: (severity != o.severity).then_some(o.severity),
+                    assets: assets.into_iter().cloned().collect(),
                 };
                 next_id += 1;
                 changed.push((a, true));
@@ -627,6 +656,31 @@ impl AlertDb {
         Ok(x)
     }
 
+    /// The asset inventory.
+    pub fn assets(&self) -> Vec<crate::asset::Asset> {
+        self.assets.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the asset inventory (it applies from the next batch of occurrences on).
+    pub fn set_assets(&self, assets: Vec<crate::asset::Asset>) -> Result<usize, DbError> {
+        for (i, a) in assets.iter().enumerate() {
+            a.validate(i + 1)?;
+        }
+        let bytes = serde_json::to_vec(&assets).unwrap_or_default();
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            meta.insert("assets", bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        let n = assets.len();
+        if let Ok(mut g) = self.assets.write() {
+            *g = assets;
+        }
+        Ok(n)
+    }
+
     /// Volume and false-positive rate per rule, noisiest first.
     pub fn rule_stats(&self) -> Result<Vec<RuleStats>, DbError> {
         let mut by_rule: FxHashMap<String, RuleStats> = FxHashMap::default();
@@ -841,5 +895,32 @@ mod tests {
         db.record(&[occ("r1", "10.0.0.1", 5000, 8)], b"cp", hour)
             .unwrap();
         assert_eq!(db.get(1).unwrap().count, 3);
+    }
+
+    #[test]
+    fn asset_criticality_sets_the_severity_of_new_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.redb");
+        let db = AlertDb::open(&path).unwrap();
+        let inv = crate::asset::parse_csv(
+            "kind,name,criticality,tags\nip,10.9.0.0/16,critical,crown-jewels\nip,10.0.0.7,low,lab\n",
+        )
+        .unwrap();
+        assert_eq!(db.set_assets(inv).unwrap(), 2);
+        let mut medium = occ("r1", "10.9.1.1", 0, 1);
+        medium.severity = Severity::Medium;
+        let mut lab = occ("r1", "10.0.0.7", 0, 2);
+        lab.severity = Severity::Medium;
+        let got = db.record(&[medium, lab], b"cp", 1000).unwrap();
+        let a = &got[0].0;
+        assert_eq!(
+            (a.severity, a.rule_severity),
+            (Severity::Critical, Some(Severity::Medium))
+        );
+        assert_eq!(a.assets[0].tags, ["crown-jewels"]);
+        assert_eq!(got[1].0.severity, Severity::Low);
+        drop(db);
+        let db = AlertDb::open(&path).unwrap();
+        assert_eq!(db.assets().len(), 2, "kept across a reopen");
     }
 }

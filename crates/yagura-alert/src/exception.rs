@@ -142,7 +142,7 @@ pub enum ExceptionError {
 }
 
 /// `*` wildcards, case-insensitive.
-fn glob(pattern: &str, value: &str) -> bool {
+pub(crate) fn glob(pattern: &str, value: &str) -> bool {
     let p = pattern.to_lowercase();
     let v = value.to_lowercase();
     if !p.contains('*') {

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod asset;
 pub mod db;
 pub mod exception;
 pub mod notify;

@@ -12,6 +12,8 @@
 //!   it would have hidden (`would_hide`, `occurrences`, the first 100 alerts).
 //! - `POST /api/v1/exceptions?days=30`: saves it; answers `{"exception": ..., "preview": ...}`.
 //! - `DELETE /api/v1/exceptions/{id}`.
+//! - `GET /api/v1/assets`: the asset inventory; `PUT /api/v1/assets` replaces it with a CSV body
+//!   (`kind,name,criticality,tags,owner`) or a JSON array of the same rows.
 
 use crate::{error, json};
 use axum::body::Bytes;
@@ -92,6 +94,7 @@ pub fn router(db: Arc<AlertDb>) -> Router {
         .route("/api/v1/alerts", get(list))
         .route("/api/v1/alerts/rules", get(rules))
         .route("/api/v1/alerts/{id}", get(one).patch(update).post(update))
+        .route("/api/v1/assets", get(assets).put(set_assets))
         .route("/api/v1/exceptions", get(exceptions).post(add_exception))
         .route("/api/v1/exceptions/preview", axum::routing::post(preview))
         .route(
@@ -126,6 +129,30 @@ fn since(days: Option<u32>) -> i64 {
 fn exception_body(body: &[u8]) -> Result<yagura_alert::Exception, Response> {
     serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+}
+
+async fn assets(State(db): State<Arc<AlertDb>>) -> Response {
+    json(serde_json::to_value(db.assets()).unwrap_or_default())
+}
+
+async fn set_assets(State(db): State<Arc<AlertDb>>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let rows = if text.trim_start().starts_with('[') {
+        serde_json::from_str::<Vec<yagura_alert::asset::Asset>>(&text)
+            .map_err(|e| format!("request body: {e}"))
+    } else {
+        yagura_alert::asset::parse_csv(&text).map_err(|e| e.to_string())
+    };
+    match rows {
+        Ok(rows) => {
+            blocking(move || {
+                let n = db.set_assets(rows)?;
+                Ok(serde_json::json!({ "assets": n }))
+            })
+            .await
+        }
+        Err(m) => error(StatusCode::BAD_REQUEST, m),
+    }
 }
 
 async fn exceptions(State(db): State<Arc<AlertDb>>) -> Response {
@@ -178,7 +205,7 @@ fn db_error(e: DbError) -> Response {
         DbError::NotFound(_) | DbError::NoException(_) => {
             error(StatusCode::NOT_FOUND, e.to_string())
         }
-        DbError::Exception(_) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        DbError::Exception(_) | DbError::Asset(_) => error(StatusCode::BAD_REQUEST, e.to_string()),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }

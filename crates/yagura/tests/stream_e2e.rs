@@ -21,8 +21,14 @@ fn start(dir: tempfile::TempDir) -> Server {
 }
 
 fn start_with(dir: tempfile::TempDir, more: &str) -> Server {
+    start_cfg(dir, more, "")
+}
+
+/// A server with `top` (top-level keys, `[[notify]]` tables) and `detect` (more `[detect]`
+/// keys) in its configuration.
+fn start_cfg(dir: tempfile::TempDir, top: &str, detect: &str) -> Server {
     let cfg = dir.path().join("yagura.toml");
-    std::fs::write(&cfg, format!("{more}\n{CONFIG}")).unwrap();
+    std::fs::write(&cfg, format!("{top}\n{CONFIG}{detect}\n")).unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
     Server::start_in(dir, &["--config", &cfg])
 }
@@ -392,7 +398,16 @@ fn otrf_over_http_ndjson_alerts_equal_hunt() {
         expected.values().sum::<u64>() >= 5,
         "hunt finds detections in the samples: {expected:?}"
     );
-    let srv = start(tempfile::tempdir().unwrap());
+    // Asset context: the workstation is critical, so its alerts go up two levels.
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("assets.csv");
+    std::fs::write(
+        &inventory,
+        "kind,name,criticality,tags\nhost,workstation5*,critical,finance\n",
+    )
+    .unwrap();
+    let detect = format!("assets = {:?}\n", inventory.to_str().unwrap());
+    let srv = start_cfg(dir, "", &detect);
     let mut total = 0u64;
     for z in zips {
         let mut archive = zip::ZipArchive::new(std::fs::File::open(shared(z)).unwrap()).unwrap();
@@ -420,6 +435,12 @@ fn otrf_over_http_ndjson_alerts_equal_hunt() {
             .entry(a["title"].as_str().unwrap().to_owned())
             .or_default() += a["count"].as_u64().unwrap();
         assert_eq!(a["kind"], "detection");
+        // Every alert here is on the critical workstation: its level is raised two steps.
+        let rule = a["rule_severity"].as_str().expect("severity adjusted");
+        let order = ["informational", "low", "medium", "high", "critical"];
+        let from = order.iter().position(|l| *l == rule).unwrap();
+        assert_eq!(a["severity"], order[(from + 2).min(4)], "{a}");
+        assert_eq!(a["assets"][0]["tags"][0], "finance");
         assert!(
             !a["entities"]["hosts"].as_array().unwrap().is_empty(),
             "{a}"

@@ -130,6 +130,9 @@ pub struct DetectConfig {
     pub dedup_window_secs: u64,
     /// Detection rules below this level raise no alert (default `low`).
     pub min_level: String,
+    /// Asset inventory CSV (`kind,name,criticality,tags,owner`), loaded at start (it replaces
+    /// the inventory kept in the alert database; without it, the kept one stays).
+    pub assets: Option<PathBuf>,
 }
 
 impl Default for DetectConfig {
@@ -143,6 +146,7 @@ impl Default for DetectConfig {
             lateness_secs: 60,
             dedup_window_secs: 3600,
             min_level: "low".into(),
+            assets: None,
         }
     }
 }
@@ -338,6 +342,14 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             yagura_alert::AlertDb::open(&data_dir.join("alerts.redb"))
                 .context("cannot open the alert database")?,
         );
+        if let Some(p) = &detect.assets {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the asset inventory {}", p.display()))?;
+            let rows = yagura_alert::asset::parse_csv(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            let n = alerts.set_assets(rows)?;
+            tracing::info!("asset inventory: {n} entries from {}", p.display());
+        }
         let stream_stats = Arc::new(yagura_alert::StreamStats::default());
         let notifier = if notify.is_empty() {
             None
