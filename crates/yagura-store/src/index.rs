@@ -14,7 +14,7 @@
 //!   number in the partition × 2^24 + position in the block.
 //! - `ip_*`: the usual IP fields as IP values, for CIDR ranges.
 
-use crate::query::text_tokens;
+use crate::query::text_token_spans;
 use serde_json::Value;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
@@ -185,12 +185,14 @@ impl Default for Fields {
 /// Tantivy tokenizer over [`text_tokens`].
 #[derive(Clone, Default)]
 pub struct TextTokenizer {
-    words: Vec<String>,
+    buf: String,
+    spans: Vec<(usize, usize)>,
 }
 
 /// Token stream of [`TextTokenizer`].
 pub struct Tokens<'a> {
-    words: &'a [String],
+    buf: &'a str,
+    spans: &'a [(usize, usize)],
     i: usize,
     token: Token,
 }
@@ -198,10 +200,12 @@ pub struct Tokens<'a> {
 impl Tokenizer for TextTokenizer {
     type TokenStream<'a> = Tokens<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens<'a> {
-        self.words.clear();
-        text_tokens(text, &mut self.words);
+        self.buf.clear();
+        self.spans.clear();
+        text_token_spans(text, &mut self.buf, &mut self.spans);
         Tokens {
-            words: &self.words,
+            buf: &self.buf,
+            spans: &self.spans,
             i: 0,
             token: Token::default(),
         }
@@ -210,11 +214,11 @@ impl Tokenizer for TextTokenizer {
 
 impl TokenStream for Tokens<'_> {
     fn advance(&mut self) -> bool {
-        let Some(w) = self.words.get(self.i) else {
+        let Some(&(a, b)) = self.spans.get(self.i) else {
             return false;
         };
         self.token.text.clear();
-        self.token.text.push_str(w);
+        self.token.text.push_str(&self.buf[a..b]);
         self.token.position = self.i;
         self.token.position_length = 1;
         self.i += 1;

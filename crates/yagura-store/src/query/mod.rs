@@ -19,7 +19,7 @@ mod lexer;
 mod parse;
 mod stages;
 
-pub use eval::{event_text, format_time, matches, parse_time, text_tokens};
+pub use eval::{event_text, format_time, matches, parse_time, text_token_spans, text_tokens};
 pub use parse::parse;
 pub use stages::{run_stages, run_stages_on_table};
 
