@@ -16,6 +16,9 @@ use std::time::Duration;
 
 const CONFIG: &str = "[detect]\nlateness_secs = 1\n";
 
+/// The built-in pack's SSH brute-force correlation (> 10 failures in 5 minutes).
+const MANY: &str = "Many Failed SSH Logons From One Source Address";
+
 fn start(dir: tempfile::TempDir) -> Server {
     start_with(dir, "")
 }
@@ -200,7 +203,11 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
     let file = dir.path().join("openssh.log");
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
     let expected = hunt_counts(&hunt(&file));
-    let total: u64 = expected.values().sum();
+    let total: u64 = expected
+        .iter()
+        .filter(|((t, _), _)| t == MANY)
+        .map(|(_, n)| n)
+        .sum();
     assert_eq!(total, 44, "hunt on the sample: {expected:?}");
 
     let (hook, delivered) = webhook_receiver();
@@ -217,7 +224,14 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
     assert_eq!(alert_counts(&got), expected);
     // Each new alert reached the webhook once, with its rule, severity and address.
     let start = std::time::Instant::now();
-    while delivered.lock().unwrap().len() < got.len() && start.elapsed() < Duration::from_secs(20) {
+    let medium_up: Vec<u64> = got
+        .iter()
+        .filter(|a| a["severity"] != "low" && a["severity"] != "informational")
+        .map(|a| a["id"].as_u64().unwrap())
+        .collect();
+    while delivered.lock().unwrap().len() < medium_up.len()
+        && start.elapsed() < Duration::from_secs(20)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut ids: Vec<u64> = delivered
@@ -225,20 +239,19 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
         .unwrap()
         .iter()
         .map(|n| {
-            assert_eq!(n["severity"], "medium");
+            assert!(n["severity"] == "medium" || n["severity"] == "high", "{n}");
             assert_eq!(n["kind"], "correlation");
             assert_eq!(n["ips"].as_array().unwrap().len(), 1);
             n["alert_id"].as_u64().unwrap()
         })
         .collect();
     ids.sort_unstable();
-    let mut want: Vec<u64> = got.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    let mut want = medium_up;
     want.sort_unstable();
     assert_eq!(ids, want);
     // Every alert: the rule, its severity and ATT&CK techniques, links to stored events.
     for a in &got {
         assert_eq!(a["kind"], "correlation");
-        assert_eq!(a["severity"], "medium");
         assert_eq!(a["status"], "new");
         assert!(a["techniques"]
             .as_array()
@@ -252,7 +265,7 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
     // Dedup: 183.62.140.253 fired 26 times within an hour: one alert.
     let busiest: Vec<&Value> = got
         .iter()
-        .filter(|a| a["entities"]["ips"][0] == "183.62.140.253")
+        .filter(|a| a["entities"]["ips"][0] == "183.62.140.253" && a["title"] == MANY)
         .collect();
     assert_eq!(busiest.len(), 1);
     assert_eq!(busiest[0]["count"], 26);
@@ -293,18 +306,6 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    let preview = except("preview");
-    assert!(
-        preview.contains("would have hidden 1 alerts (26 occurrences) in the last 30 days"),
-        "{preview}"
-    );
-    assert!(except("add").contains("saved exception 1"));
-    let before = srv.metric("yagura_detect_events_total") as u64;
-    send_tcp(&srv, &lines);
-    assert!(srv.wait_detected(before + 2000, Duration::from_secs(60)));
-    let again = alerts(&srv.data());
-    // The replayed lines are late (their event time is behind the watermark) and fold into
-    // the other addresses' alerts or open new ones; the excepted address gets nothing.
     let of = |list: &[Value], ip: &str| -> (usize, u64) {
         let mine: Vec<&Value> = list
             .iter()
@@ -315,9 +316,23 @@ fn linux_auth_brute_force_over_tcp_syslog_equals_hunt() {
             mine.iter().map(|a| a["count"].as_u64().unwrap()).sum(),
         )
     };
+    let hidden_before = of(&got, "183.62.140.253");
+    let preview = except("preview");
+    let want = format!(
+        "would have hidden {} alerts ({} occurrences) in the last 30 days",
+        hidden_before.0, hidden_before.1
+    );
+    assert!(preview.contains(&want), "{preview}\nwanted: {want}");
+    assert!(except("add").contains("saved exception 1"));
+    let before = srv.metric("yagura_detect_events_total") as u64;
+    send_tcp(&srv, &lines);
+    assert!(srv.wait_detected(before + 2000, Duration::from_secs(60)));
+    let again = alerts(&srv.data());
+    // The replayed lines are late (their event time is behind the watermark) and fold into
+    // the other addresses' alerts or open new ones; the excepted address gets nothing.
     assert_eq!(
         of(&again, "183.62.140.253"),
-        (1, 26),
+        hidden_before,
         "hidden by the exception"
     );
     let others = |list: &[Value]| -> u64 {
@@ -357,7 +372,12 @@ fn kill_9_mid_window_fires_exactly_once() {
     let file = dir.path().join("burst.log");
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
     let expected = hunt_counts(&hunt(&file));
-    assert_eq!(expected.values().sum::<u64>(), 1, "{expected:?}");
+    let many: u64 = expected
+        .iter()
+        .filter(|((t, _), _)| t == MANY)
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(many, 1, "{expected:?}");
 
     let srv = start(dir);
     send_tcp(&srv, &lines[..8]);
@@ -375,7 +395,7 @@ fn kill_9_mid_window_fires_exactly_once() {
     assert!(srv.wait_detected(0, Duration::from_secs(30)));
     let again = alerts(&srv.data());
     assert_eq!(alert_counts(&again), expected, "{again:?}");
-    assert_eq!(again.len(), 1);
+    assert_eq!(again.len(), got.len(), "nothing raised again");
 }
 
 /// OTRF Windows events (NXLog JSON) posted to the NDJSON endpoint: the alerts count, per rule,
