@@ -6,50 +6,171 @@ use yagura_event::{Kind, Record};
 use super::out;
 use super::time::{clock, digits, month, to_ms};
 
-/// Second-level suffixes under which the registered domain has three labels (`example.co.uk`).
-const TWO_LEVEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "net.uk", "ltd.uk", "plc.uk", "co.jp", "ne.jp",
-    "or.jp", "ac.jp", "go.jp", "com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz",
-    "net.nz", "com.br", "net.br", "org.br", "gov.br", "com.cn", "net.cn", "org.cn", "gov.cn",
-    "com.tw", "com.hk", "com.sg", "com.my", "co.in", "net.in", "org.in", "co.kr", "or.kr", "co.za",
-    "org.za", "com.mx", "com.ar", "com.tr", "com.ua", "co.il", "com.pl", "co.id", "com.vn",
-    "com.ru", "co.th", "in.th", "ac.th", "com.sa", "com.eg", "com.ng", "com.pk",
-];
-
-/// Pushes `dns.question.name` and its `registered_domain`, `subdomain`, `top_level_domain`.
+/// Pushes `dns.question.name`, its public-suffix split (`registered_domain`, `subdomain`,
+/// `top_level_domain`) and the computed `yagura.dns.*` fields of a **query** (see
+/// [`NameStats`]): BIND query and denied-query lines, dnsmasq `query[T]`, Zeek dns, EVE dns
+/// queries, Sysmon 22.
 pub(crate) fn question_name(rec: &mut Record, name: &str) {
+    if let Some(sub) = name_fields(rec, name) {
+        let stats = NameStats::of(sub);
+        stats.push(rec);
+    }
+}
+
+/// As [`question_name`] without the computed fields: the name of an answer or a forwarding
+/// line (dnsmasq `reply` / `forwarded` / `cached`, EVE dns answers), so that one query counts
+/// once in rules that select on the computed fields.
+pub(crate) fn answer_name(rec: &mut Record, name: &str) {
+    let _ = name_fields(rec, name);
+}
+
+/// Pushes the name and its split; returns the subdomain (`""` when there is none) for a name
+/// that has a registered domain, `None` otherwise.
+///
+/// The split uses the Public Suffix List, ICANN and private sections, through the `psl` crate:
+/// the list is compiled into the crate (no file to load at run time, no allocation, `no_std`),
+/// and the crate is re-released whenever the upstream list changes. `publicsuffix` (the other
+/// maintained choice) parses the list at run time from a file or a string the caller supplies.
+/// Names under a suffix the list does not know (`pirate.sea`, `example.attack`, `corp.local`)
+/// follow the list's default rule `*`: the last label is the suffix.
+fn name_fields<'a>(rec: &mut Record, name: &'a str) -> Option<&'a str> {
     let name = name.strip_suffix('.').unwrap_or(name);
     if name.is_empty() {
-        return;
+        return None;
     }
     rec.push("dns.question.name", Kind::Str, name);
-    let Some(last_dot) = name.rfind('.') else {
-        return;
-    };
-    let tld = &name[last_dot + 1..];
-    let Some(second_dot) = name[..last_dot].rfind('.') else {
-        rec.push("dns.question.registered_domain", Kind::Str, name);
-        rec.push("dns.question.top_level_domain", Kind::Str, tld);
-        return;
-    };
-    let last_two = &name[second_dot + 1..];
-    let (registered, tld) = if TWO_LEVEL_SUFFIXES
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(last_two))
-    {
-        match name[..second_dot].rfind('.') {
-            Some(third) => (&name[third + 1..], last_two),
-            None => (name, last_two),
-        }
-    } else {
-        (last_two, tld)
-    };
-    rec.push("dns.question.registered_domain", Kind::Str, registered);
-    rec.push("dns.question.top_level_domain", Kind::Str, tld);
-    if registered.len() < name.len() {
-        let sub = &name[..name.len() - registered.len() - 1];
-        rec.push("dns.question.subdomain", Kind::Str, sub);
+    if !name.contains('.') {
+        return None;
     }
+    // The list is lower case; names with upper case (dns2tcp's base64 labels) are looked up
+    // through a lower-case copy in a reused buffer, whose byte offsets are the same.
+    let (suffix_len, domain_len) = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        LOWER.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            buf.push_str(name);
+            buf.make_ascii_lowercase();
+            split_lengths(&buf)
+        })
+    } else {
+        split_lengths(name)
+    };
+    let suffix_len = suffix_len?;
+    let tld = name.get(name.len() - suffix_len..)?;
+    rec.push("dns.question.top_level_domain", Kind::Str, tld);
+    let registered = name.get(name.len() - domain_len?..)?;
+    rec.push("dns.question.registered_domain", Kind::Str, registered);
+    if registered.len() < name.len() {
+        let sub = name.get(..name.len() - registered.len() - 1)?;
+        rec.push("dns.question.subdomain", Kind::Str, sub);
+        return Some(sub);
+    }
+    Some("")
+}
+
+thread_local! {
+    static LOWER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Byte lengths of the public suffix and of the registered domain of a lower-case name.
+fn split_lengths(name: &str) -> (Option<usize>, Option<usize>) {
+    let suffix = psl::suffix(name.as_bytes()).map(|s| s.trim().as_bytes().len());
+    let domain = psl::domain(name.as_bytes()).map(|d| d.trim().as_bytes().len());
+    (suffix, domain)
+}
+
+/// Computed fields of a query name's subdomain (the labels left of the registered domain),
+/// for tunnelling and DGA rules, which Sigma cannot compute:
+///
+/// - `yagura.dns.subdomain_length`: bytes of `dns.question.subdomain`, dots included;
+/// - `yagura.dns.subdomain_labels`: its number of labels;
+/// - `yagura.dns.longest_label_length`: bytes of its longest label;
+/// - `yagura.dns.subdomain_entropy`: Shannon entropy in bits per byte of the subdomain with
+///   the dots left out (0 for an empty or one-symbol string; at most 8), rounded to 3 decimals.
+///
+/// All are numbers (`Kind::Num`) and are 0 for a name that is its registered domain.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct NameStats {
+    pub subdomain_length: usize,
+    pub subdomain_labels: usize,
+    pub longest_label_length: usize,
+    pub subdomain_entropy: f64,
+}
+
+impl NameStats {
+    pub(crate) fn of(sub: &str) -> NameStats {
+        let mut counts = [0u32; 256];
+        let mut total = 0u32;
+        let (mut labels, mut longest) = (0usize, 0usize);
+        if !sub.is_empty() {
+            for label in sub.split('.') {
+                labels += 1;
+                longest = longest.max(label.len());
+            }
+            for b in sub.bytes().filter(|&b| b != b'.') {
+                counts[b as usize] += 1;
+                total += 1;
+            }
+        }
+        NameStats {
+            subdomain_length: sub.len(),
+            subdomain_labels: labels,
+            longest_label_length: longest,
+            subdomain_entropy: round3(shannon(&counts, total)),
+        }
+    }
+
+    fn push(&self, rec: &mut Record) {
+        let n = Kind::Num;
+        rec.push_fmt(
+            "yagura.dns.subdomain_length",
+            n,
+            format_args!("{}", self.subdomain_length),
+        );
+        rec.push_fmt(
+            "yagura.dns.subdomain_labels",
+            n,
+            format_args!("{}", self.subdomain_labels),
+        );
+        rec.push_fmt(
+            "yagura.dns.longest_label_length",
+            n,
+            format_args!("{}", self.longest_label_length),
+        );
+        // `{}` of an f64 is its shortest round-trip text (`3.25`, `4`): the text serde_json
+        // writes back for the same number, so the stored form reads back the same.
+        rec.push_fmt(
+            "yagura.dns.subdomain_entropy",
+            n,
+            format_args!("{}", self.subdomain_entropy),
+        );
+    }
+}
+
+/// Shannon entropy (bits per symbol) of a byte histogram with `total` symbols.
+fn shannon(counts: &[u32; 256], total: u32) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    let t = f64::from(total);
+    let h: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / t;
+            -p * p.log2()
+        })
+        .sum();
+    // A single symbol sums to -0.0, which would be written `-0`.
+    if h > 0.0 {
+        h
+    } else {
+        0.0
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// A BIND line: optional `dd-Mon-yyyy hh:mm:ss.mmm ` time, optional `category: severity: `,
@@ -307,7 +428,7 @@ pub(crate) fn dnsmasq(msg: &str, rec: &mut Record) -> bool {
         };
         head(rec, action, "protocol");
         let name = name.rsplit("] ").next().unwrap_or(name);
-        question_name(rec, name);
+        answer_name(rec, name);
         if key == "destination" {
             out::addr(rec, "destination", value.trim());
         } else {
@@ -362,6 +483,169 @@ mod tests {
 
     fn get<'a>(rec: &'a Record, k: &str) -> Option<&'a str> {
         rec.get(k).map(|f| f.value)
+    }
+
+    fn num(rec: &Record, k: &str) -> f64 {
+        let f = rec.get(k).unwrap_or_else(|| panic!("{k} missing"));
+        assert_eq!(f.kind, Kind::Num, "{k}");
+        f.value.parse().unwrap()
+    }
+
+    #[test]
+    fn entropy_of_known_strings() {
+        // Four symbols, equally often: exactly 2 bits.
+        assert_eq!(NameStats::of("abcd").subdomain_entropy, 2.0);
+        assert_eq!(NameStats::of("aabbccdd").subdomain_entropy, 2.0);
+        // One symbol: 0 (not -0); empty: 0.
+        assert_eq!(NameStats::of("aaaa").subdomain_entropy, 0.0);
+        assert_eq!(NameStats::of("").subdomain_entropy, 0.0);
+        // "google": g 2, o 2, l 1, e 1 -> 1.918 bits; dots are left out.
+        assert_eq!(NameStats::of("google").subdomain_entropy, 1.918);
+        assert_eq!(NameStats::of("go.og.le").subdomain_entropy, 1.918);
+        // 64 distinct symbols once each: 6 bits.
+        let b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        assert_eq!(NameStats::of(b64).subdomain_entropy, 6.0);
+    }
+
+    #[test]
+    fn label_lengths() {
+        let s = NameStats::of("a.bcd.ef");
+        assert_eq!(s.subdomain_length, 8);
+        assert_eq!(s.subdomain_labels, 3);
+        assert_eq!(s.longest_label_length, 3);
+        let s = NameStats::of("");
+        assert_eq!((s.subdomain_length, s.subdomain_labels), (0, 0));
+        let mut rec = Record::new();
+        question_name(&mut rec, "laegpumiplhhpz12ynd1efljwlkjcgwy.x.pirate.sea");
+        assert_eq!(
+            get(&rec, "dns.question.subdomain"),
+            Some("laegpumiplhhpz12ynd1efljwlkjcgwy.x")
+        );
+        assert_eq!(num(&rec, "yagura.dns.subdomain_length"), 34.0);
+        assert_eq!(num(&rec, "yagura.dns.subdomain_labels"), 2.0);
+        assert_eq!(num(&rec, "yagura.dns.longest_label_length"), 32.0);
+        assert!(num(&rec, "yagura.dns.subdomain_entropy") > 4.0);
+        // A name that is its registered domain: zeros.
+        rec.clear();
+        question_name(&mut rec, "example.com");
+        assert_eq!(get(&rec, "dns.question.subdomain"), None);
+        assert_eq!(num(&rec, "yagura.dns.subdomain_length"), 0.0);
+        assert_eq!(get(&rec, "yagura.dns.subdomain_entropy"), Some("0"));
+        // Answers and forwarding lines carry the name, not the computed fields.
+        rec.clear();
+        answer_name(&mut rec, "abc.example.com");
+        assert_eq!(get(&rec, "dns.question.subdomain"), Some("abc"));
+        assert_eq!(get(&rec, "yagura.dns.subdomain_length"), None);
+    }
+
+    #[test]
+    fn computed_numbers_are_canonical_json() {
+        // The stored form must read back to the same record (`tests/parse_samples.rs`).
+        for sub in [
+            "abcd",
+            "google",
+            "q+Z8AnwaBA",
+            "zi05aAbBcCdDeEfFgGhH",
+            "a",
+            "",
+        ] {
+            let mut rec = Record::new();
+            question_name(&mut rec, &format!("{sub}.example.org"));
+            let h = rec.get("yagura.dns.subdomain_entropy").unwrap().value;
+            assert!(super::out::is_canonical_number(h), "{sub}: {h}");
+        }
+    }
+
+    #[test]
+    fn registered_domain_uses_the_public_suffix_list() {
+        let mut rec = Record::new();
+        for (name, registered, sub, tld) in [
+            ("a.b.example.co.uk", "example.co.uk", Some("a.b"), "co.uk"),
+            (
+                "www.example.com.au",
+                "example.com.au",
+                Some("www"),
+                "com.au",
+            ),
+            (
+                "x.y.example.org.nz",
+                "example.org.nz",
+                Some("x.y"),
+                "org.nz",
+            ),
+            // Wildcard and exception rules of the list: `*.ck`, `!www.ck`.
+            ("a.b.example.ck", "b.example.ck", Some("a"), "example.ck"),
+            ("a.www.ck", "www.ck", Some("a"), "ck"),
+            // Three-part suffixes.
+            (
+                "host.city.kawasaki.jp",
+                "city.kawasaki.jp",
+                Some("host"),
+                "kawasaki.jp",
+            ),
+            (
+                "a.b.c.d.e.k12.ca.us",
+                "e.k12.ca.us",
+                Some("a.b.c.d"),
+                "k12.ca.us",
+            ),
+            // Private section: each github.io site is its own registered domain.
+            (
+                "www.someone.github.io",
+                "someone.github.io",
+                Some("www"),
+                "github.io",
+            ),
+            // Upper case is looked up in lower case; the name keeps its case.
+            (
+                "Q+Z8AnwaBA.HideMyself.ORG",
+                "HideMyself.ORG",
+                Some("Q+Z8AnwaBA"),
+                "ORG",
+            ),
+            // Unknown suffixes: the default rule (the last label).
+            (
+                "vaaaakardli.pirate.sea",
+                "pirate.sea",
+                Some("vaaaakardli"),
+                "sea",
+            ),
+            (
+                "yrbqlj.example.attack",
+                "example.attack",
+                Some("yrbqlj"),
+                "attack",
+            ),
+            (
+                "1.2.3.4.in-addr.arpa",
+                "4.in-addr.arpa",
+                Some("1.2.3"),
+                "in-addr.arpa",
+            ),
+            ("example.com", "example.com", None, "com"),
+        ] {
+            rec.clear();
+            question_name(&mut rec, name);
+            assert_eq!(
+                get(&rec, "dns.question.registered_domain"),
+                Some(registered),
+                "{name}"
+            );
+            assert_eq!(get(&rec, "dns.question.subdomain"), sub, "{name}");
+            assert_eq!(
+                get(&rec, "dns.question.top_level_domain"),
+                Some(tld),
+                "{name}"
+            );
+        }
+        // A suffix alone and a single label: the name only.
+        for name in ["co.uk", "localhost"] {
+            rec.clear();
+            question_name(&mut rec, name);
+            assert_eq!(get(&rec, "dns.question.name"), Some(name));
+            assert_eq!(get(&rec, "dns.question.registered_domain"), None, "{name}");
+            assert_eq!(get(&rec, "yagura.dns.subdomain_length"), None, "{name}");
+        }
     }
 
     #[test]

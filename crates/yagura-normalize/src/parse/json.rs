@@ -355,8 +355,10 @@ fn suricata(
                 .and_then(|q| q.get("rrname"))
                 .and_then(Value::as_str)
         });
-        if let Some(n) = name {
-            dns::question_name(rec, n);
+        match name {
+            Some(n) if str_at(d, &["type"]) == Some("answer") => dns::answer_name(rec, n),
+            Some(n) => dns::question_name(rec, n),
+            None => {}
         }
         let qtype = str_at(d, &["rrtype"]).or_else(|| {
             d.get("queries")
