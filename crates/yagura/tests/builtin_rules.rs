@@ -35,6 +35,10 @@ const DEFENDER_EXCLUSION: &str = "6dbe0328-a474-425c-b828-4b3c2600d76a";
 const KERBEROASTING: &str = "c802806a-7611-47f2-b723-09181774f815";
 const PASS_THE_HASH: &str = "5c0f9c7a-9d73-4b1a-92ba-f56c0a67fb8e";
 const SCHTASK_TEMP: &str = "a78354dd-af34-4412-bca3-62684a2e3e86";
+const DNS_NULL_LONG_LABEL: &str = "237794cb-3f89-4a13-b32f-da2a139ed8a5";
+const DNS_LONG_HIGH_ENTROPY_LABEL: &str = "522402ed-7a36-4e31-af76-2ed15eeef786";
+const DNS_TXT_BASE64: &str = "6be50413-9b27-4869-a25a-fa462a2947ca";
+const DNS_MANY_ENCODED_QUERIES: &str = "038031b3-51f1-46b1-b2ed-e4459c659bae";
 
 /// Base rules referenced only by correlations: never reported on their own.
 const CHAIN_ONLY: &[&str] = &[
@@ -42,6 +46,8 @@ const CHAIN_ONLY: &[&str] = &[
     "526a43b0-abf1-4848-a694-4e6bb359ec66",
     "d51186a2-161b-430b-9781-785c4ca0205f",
     "2585ca50-4c57-43cb-ac6a-a3ec1781434a",
+    // DNS: long, high-entropy subdomain (the volume correlation's base rule).
+    "903587cc-5b44-40b3-bcfe-b1af2a04e759",
 ];
 
 fn data(rel: &str) -> PathBuf {
@@ -550,4 +556,45 @@ fn correlation_alerts_point_at_the_deciding_event() {
         assert_eq!(r["event_id"], 4625, "{r}");
         assert_eq!(r["channel"], "Security", "{r}");
     }
+}
+
+// ---- DNS tunnelling (../shared/data/dns; more in tests/dns_tunnel.rs) -----------------------
+
+const DNS2TCP: &str = "dns/tunneling/jsonl/dns2tcp_netrack-learn.dns.jsonl";
+const IODINE: &str = "dns/tunneling/jsonl/iodine_elastic-examples.dns.jsonl";
+
+#[test]
+fn dns_null_query_with_long_label() {
+    fires(IODINE, DNS_NULL_LONG_LABEL, 43);
+    fires(
+        "dns/tunneling/iodine-dnsmasq-korving/dnsmasq.log",
+        DNS_NULL_LONG_LABEL,
+        2,
+    );
+    // dns2tcp asks for TXT, not NULL.
+    fires(DNS2TCP, DNS_NULL_LONG_LABEL, 0);
+}
+
+#[test]
+fn dns_very_long_high_entropy_label() {
+    fires(DNS2TCP, DNS_LONG_HIGH_ENTROPY_LABEL, 2903);
+    // The WRCCDC log's longest labels are hex CDN names (53 bytes, 3.84 bits).
+    fires(
+        "dns/normal/zeek-wrccdc2018/dns.log.gz",
+        DNS_LONG_HIGH_ENTROPY_LABEL,
+        0,
+    );
+}
+
+#[test]
+fn dns_txt_query_with_base64_characters() {
+    fires(DNS2TCP, DNS_TXT_BASE64, 4555);
+    fires("dns/normal/jsonl", DNS_TXT_BASE64, 0);
+}
+
+#[test]
+fn dns_many_long_high_entropy_queries_to_one_domain() {
+    fires(DNS2TCP, DNS_MANY_ENCODED_QUERIES, 2);
+    // iodine's 222 queries are too few for the volume rule.
+    fires(IODINE, DNS_MANY_ENCODED_QUERIES, 0);
 }

@@ -648,6 +648,76 @@ mod tests {
         }
     }
 
+    /// The thresholds of the built-in DNS tunnelling rules (`rules/command_and_control/
+    /// dns_tunnel_*.yml`) over netrack's name lists (`label,qname`): the popular names never
+    /// reach them, each tunnel tool's names do.
+    #[test]
+    fn calibration_on_netrack_name_lists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/dns");
+        // (file, names at least, share of names past the long-label rule, of the base rule).
+        let lists: [(&str, usize, f64, f64); 4] = [
+            ("normal/netrack-learn-csv/plain_names.csv", 8000, 0.0, 0.0),
+            (
+                "tunneling/netrack-learn-csv/dns2tcp_names.csv",
+                4000,
+                0.6,
+                0.6,
+            ),
+            (
+                "tunneling/netrack-learn-csv/iodine_names.csv",
+                6000,
+                0.2,
+                0.9,
+            ),
+            (
+                "tunneling/netrack-learn-csv/dnscapy_names.csv",
+                13000,
+                0.9,
+                0.9,
+            ),
+        ];
+        let mut rec = Record::new();
+        for (file, at_least, long_share, base_share) in lists {
+            let text = std::fs::read_to_string(format!("{dir}/{file}"))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let (mut n, mut long_rule, mut base_rule) = (0usize, 0usize, 0usize);
+            let (mut max_h, mut max_label) = (0f64, 0f64);
+            for line in text.lines().skip(1) {
+                let Some((_, qname)) = line.split_once(',') else {
+                    continue;
+                };
+                rec.clear();
+                question_name(&mut rec, qname);
+                if rec.get("yagura.dns.subdomain_length").is_none() {
+                    continue;
+                }
+                n += 1;
+                let h = num(&rec, "yagura.dns.subdomain_entropy");
+                let label = num(&rec, "yagura.dns.longest_label_length");
+                let len = num(&rec, "yagura.dns.subdomain_length");
+                max_h = max_h.max(h);
+                max_label = max_label.max(label);
+                // "DNS Query With A Very Long, High-Entropy Label".
+                long_rule += usize::from(label >= 40.0 && h >= 4.5);
+                // The base rule of the volume correlation.
+                base_rule += usize::from(len >= 30.0 && h >= 3.5);
+            }
+            assert!(n >= at_least, "{file}: {n} names");
+            let share = |k: usize| k as f64 / n as f64;
+            if long_share == 0.0 {
+                assert_eq!((long_rule, base_rule), (0, 0), "{file}");
+                // The margin: popular names stay far from either threshold.
+                assert!(
+                    max_h < 4.0 && max_label < 30.0,
+                    "{file}: {max_h} {max_label}"
+                );
+            } else {
+                assert!(share(long_rule) >= long_share, "{file}: {long_rule}/{n}");
+                assert!(share(base_rule) >= base_share, "{file}: {base_rule}/{n}");
+            }
+        }
+    }
+
     #[test]
     fn registered_domain() {
         let mut rec = Record::new();
