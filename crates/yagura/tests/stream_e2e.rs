@@ -468,3 +468,63 @@ fn otrf_over_http_ndjson_alerts_equal_hunt() {
     }
     assert_eq!(counts, expected);
 }
+
+/// A Windows brute force (DeepBlueCLI's SMB password guessing, ~3,500 failed logons 4625) read
+/// from its EVTX file and posted as JSON records: the built-in Windows correlation fires on the
+/// stream exactly as often, per source address, as `hunt` finds in the EVTX file.
+#[test]
+fn windows_brute_force_from_evtx_records_equals_hunt() {
+    let evtx = shared("data/evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx");
+    let out = Command::new(BIN)
+        .arg("hunt")
+        .arg(&evtx)
+        .args(["--format", "jsonl", "--min-level", "low", "--no-rule-cache"])
+        .output()
+        .unwrap();
+    let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for l in String::from_utf8(out.stdout).unwrap().lines() {
+        let d: Value = serde_json::from_str(l).unwrap();
+        let ip = d["fields"]["IpAddress"].as_str().unwrap_or("").to_owned();
+        *expected
+            .entry((d["rule_title"].as_str().unwrap().to_owned(), ip))
+            .or_default() += 1;
+    }
+    let many = "Many Failed Logons From One Source Address";
+    assert!(
+        expected.iter().any(|((t, _), n)| t == many && *n > 100),
+        "{expected:?}"
+    );
+    // The records as JSON lines, as a Windows shipper that renders EVTX would post them.
+    let found = yagura_ingest::discover(std::slice::from_ref(&evtx));
+    let mut body = Vec::new();
+    let mut n = 0u64;
+    for f in &found.files {
+        f.read(&yagura_ingest::ReadOptions::default(), &mut |item| {
+            if let yagura_ingest::Item::Doc { doc, .. } = item {
+                serde_json::to_writer(&mut body, doc).unwrap();
+                body.push(b'\n');
+                n += 1;
+            }
+        });
+    }
+    let srv = start(tempfile::tempdir().unwrap());
+    let url = format!("http://{}/api/v1/ingest", srv.addr("http"));
+    for chunk in body
+        .split_inclusive(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .chunks(1000)
+    {
+        let part: Vec<u8> = chunk.concat();
+        assert!(ureq::post(&url)
+            .send(&part[..])
+            .unwrap()
+            .status()
+            .is_success());
+    }
+    assert!(
+        srv.wait_detected(n, Duration::from_secs(120)),
+        "detection did not catch up"
+    );
+    let got = alerts(&srv.data());
+    assert_eq!(alert_counts(&got), expected);
+}
