@@ -528,3 +528,78 @@ fn windows_brute_force_from_evtx_records_equals_hunt() {
     let got = alerts(&srv.data());
     assert_eq!(alert_counts(&got), expected);
 }
+
+/// Every OTRF sample (120 zips, ~965,000 Windows events) posted to the NDJSON endpoint: the
+/// alerts count, per rule, exactly the detections `yagura hunt` finds in the zips. Release
+/// build, in `.ci/run`'s ignored suite: `cargo test --release -p yagura --test stream_e2e -- --ignored`.
+#[test]
+#[ignore = "a few minutes: run with --release -- --ignored"]
+fn all_otrf_samples_alert_as_hunt_finds() {
+    let root = shared("data/otrf");
+    let out = Command::new(BIN)
+        .arg("hunt")
+        .arg(&root)
+        .args(["--format", "jsonl", "--min-level", "low", "--no-rule-cache"])
+        .output()
+        .unwrap();
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for l in String::from_utf8(out.stdout).unwrap().lines() {
+        let d: Value = serde_json::from_str(l).unwrap();
+        *expected
+            .entry(d["rule_title"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert!(expected.values().sum::<u64>() > 100, "{expected:?}");
+    let srv = start(tempfile::tempdir().unwrap());
+    let url = format!("http://{}/api/v1/ingest", srv.addr("http"));
+    let found = yagura_ingest::discover(std::slice::from_ref(&root));
+    let mut n = 0u64;
+    let mut body = Vec::new();
+    let post = |body: &mut Vec<u8>| {
+        if body.is_empty() {
+            return;
+        }
+        loop {
+            let r = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent()
+                .post(&url)
+                .send(&body[..])
+                .unwrap();
+            if r.status().is_success() {
+                break;
+            }
+            assert_eq!(r.status().as_u16(), 429, "ingest refused");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        body.clear();
+    };
+    for f in &found.files {
+        f.read(&yagura_ingest::ReadOptions::default(), &mut |item| {
+            if let yagura_ingest::Item::Doc { doc, .. } = item {
+                serde_json::to_writer(&mut body, doc).unwrap();
+                body.push(b'\n');
+                n += 1;
+                if body.len() > 4 << 20 {
+                    post(&mut body);
+                }
+            }
+        });
+    }
+    post(&mut body);
+    assert!(n > 900_000, "{n} events read");
+    assert!(
+        srv.wait_detected(n, Duration::from_secs(900)),
+        "detection did not catch up"
+    );
+    let got = alerts(&srv.data());
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &got {
+        *counts
+            .entry(a["title"].as_str().unwrap().to_owned())
+            .or_default() += a["count"].as_u64().unwrap();
+    }
+    eprintln!("{n} events; per rule: {counts:?}");
+    assert_eq!(counts, expected);
+}
