@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::server::{Server, BIN};
+use common::server::{alerts_list, to_rfc5424, Server, BIN};
 use common::shared;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -50,27 +50,7 @@ fn framed(line: &str) -> String {
     if line.starts_with('<') {
         return line.to_owned();
     }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let convert = || -> Option<String> {
-        let month = MONTHS.iter().position(|m| line.starts_with(m))? + 1;
-        let mut rest = line[3..].split_whitespace();
-        let day: u32 = rest.next()?.parse().ok()?;
-        let time = rest.next()?;
-        let host = rest.next()?;
-        let tag = rest.next()?.strip_suffix(':')?;
-        let (app, pid) = match tag.split_once('[') {
-            Some((a, p)) => (a, p.trim_end_matches(']')),
-            None => (tag, "-"),
-        };
-        let at = line.find(&format!("{tag}: "))? + tag.len() + 2;
-        Some(format!(
-            "<38>1 2025-{month:02}-{day:02}T{time}Z {host} {app} {pid} - - {}",
-            &line[at..]
-        ))
-    };
-    convert().unwrap_or_else(|| format!("<38>{line}"))
+    to_rfc5424(line, 2025).unwrap_or_else(|| format!("<38>{line}"))
 }
 
 fn alert_sources(alerts: &[Value]) -> BTreeSet<String> {
@@ -126,16 +106,7 @@ fn ssh_scenarios_alert_on_the_addresses_crowdsec_flags() {
             srv.wait_detected(lines.len() as u64, Duration::from_secs(30)),
             "{name}: detection did not catch up"
         );
-        let out = Command::new(BIN)
-            .args(["alerts", "list", "--format", "jsonl", "--data-dir"])
-            .arg(srv.data())
-            .output()
-            .unwrap();
-        let alerts: Vec<Value> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let alerts = alerts_list(&srv.data());
         let streamed = alert_sources(&alerts);
         table.push(format!(
             "{name}: crowdsec {expected:?}, serve {streamed:?}, hunt {hunted:?}"

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::server::{Server, BIN};
+use common::server::{alerts_list as alerts, Server, BIN};
 use common::shared;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -120,25 +120,6 @@ fn hunt_normal_captures_raise_nothing() {
 }
 
 // ---- Streaming -----------------------------------------------------------------------------
-
-/// `yagura alerts list --format jsonl`.
-fn alerts(data: &Path) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .args(["alerts", "list", "--format", "jsonl", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "alerts list: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// DNS-rule alerts: (rule id, entities' ips, group) → count.
 fn dns_alerts(all: &[Value]) -> BTreeMap<(String, String, String), u64> {

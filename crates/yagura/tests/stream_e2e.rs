@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::server::{Server, BIN};
+use common::server::{alerts_list as alerts, to_rfc5424, Server, BIN};
 use common::shared;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -36,30 +36,6 @@ fn start_cfg(dir: tempfile::TempDir, top: &str, detect: &str) -> Server {
     Server::start_in(dir, &["--config", &cfg])
 }
 
-/// An auth.log line (`Dec 10 06:55:46 LabSZ sshd[24200]: text`) as an RFC 5424 record of
-/// `year`, as a forwarder sends it: the text unchanged, the time with its year (a year-less
-/// line would be placed by today's date, and the test would depend on it).
-fn to_rfc5424(line: &str, year: u32) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| line.starts_with(m))? + 1;
-    let mut rest = line[3..].split_whitespace();
-    let day: u32 = rest.next()?.parse().ok()?;
-    let time = rest.next()?;
-    let host = rest.next()?;
-    let tag = rest.next()?.strip_suffix(':')?;
-    let (app, pid) = match tag.split_once('[') {
-        Some((a, p)) => (a, p.trim_end_matches(']')),
-        None => (tag, "-"),
-    };
-    let text_at = line.find(&format!("{tag}: "))? + tag.len() + 2;
-    Some(format!(
-        "<38>1 {year}-{month:02}-{day:02}T{time}Z {host} {app} {pid} - - {}",
-        &line[text_at..]
-    ))
-}
-
 fn send_tcp(srv: &Server, lines: &[String]) {
     let mut s = std::net::TcpStream::connect(srv.addr("syslog-tcp")).unwrap();
     for l in lines {
@@ -67,25 +43,6 @@ fn send_tcp(srv: &Server, lines: &[String]) {
         s.write_all(b"\n").unwrap();
     }
     s.flush().unwrap();
-}
-
-/// `yagura alerts list --format jsonl`.
-fn alerts(data: &Path) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .args(["alerts", "list", "--format", "jsonl", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "alerts list: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// `yagura hunt FILE --format jsonl` detections.

@@ -217,3 +217,47 @@ pub fn text_of(e: &Value) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// `yagura alerts list --format jsonl --data-dir DATA` (through the server's API while it runs).
+pub fn alerts_list(data: &Path) -> Vec<Value> {
+    let out = Command::new(BIN)
+        .args(["alerts", "list", "--format", "jsonl", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "alerts list: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A BSD-syslog line (`Dec 10 06:55:46 LabSZ sshd[24200]: text`) as an RFC 5424 record of
+/// `year`, as a forwarder sends it: the text unchanged, the time with its year (a year-less
+/// line would be placed by today's date, and a test would depend on it). `None` when the line
+/// is not in that form.
+pub fn to_rfc5424(line: &str, year: u32) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| line.starts_with(m))? + 1;
+    let mut rest = line.get(3..)?.split_whitespace();
+    let day: u32 = rest.next()?.parse().ok()?;
+    let time = rest.next()?;
+    let host = rest.next()?;
+    let tag = rest.next()?.strip_suffix(':')?;
+    let (app, pid) = match tag.split_once('[') {
+        Some((a, p)) => (a, p.trim_end_matches(']')),
+        None => (tag, "-"),
+    };
+    let text_at = line.find(&format!("{tag}: "))? + tag.len() + 2;
+    Some(format!(
+        "<38>1 {year}-{month:02}-{day:02}T{time}Z {host} {app} {pid} - - {}",
+        &line[text_at..]
+    ))
+}
