@@ -144,6 +144,16 @@ pub enum Kind {
     Correlation,
 }
 
+impl Kind {
+    /// `detection` or `correlation`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Detection => "detection",
+            Kind::Correlation => "correlation",
+        }
+    }
+}
+
 /// Who and what an alert is about, each list sorted and without repeats.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Entities {
@@ -281,11 +291,7 @@ impl Alert {
             title: self.title.clone(),
             severity: self.severity.as_str().to_owned(),
             status: self.status.as_str().to_owned(),
-            kind: match self.kind {
-                Kind::Detection => "detection",
-                Kind::Correlation => "correlation",
-            }
-            .to_owned(),
+            kind: self.kind.as_str().to_owned(),
             users: self.entities.users.clone(),
             hosts: self.entities.hosts.clone(),
             ips: self.entities.ips.clone(),
@@ -315,12 +321,8 @@ pub fn split_tags(tags: &[String]) -> (Vec<String>, Vec<String>) {
     (techniques, other)
 }
 
-/// Wall-clock time in ms.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+/// Wall-clock time in ms (the collector's clock, which stamps `received_ms`).
+pub use yagura_collect::raw::now_ms;
 
 #[cfg(test)]
 mod tests {

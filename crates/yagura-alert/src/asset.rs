@@ -99,15 +99,7 @@ pub struct AssetError {
 impl Asset {
     fn matches(&self, value: &str) -> bool {
         match self.kind {
-            AssetKind::Ip => {
-                let Ok(ip) = value.trim().parse::<std::net::IpAddr>() else {
-                    return false;
-                };
-                match self.name.parse::<ipnet::IpNet>() {
-                    Ok(net) => net.contains(&ip),
-                    Err(_) => self.name.parse::<std::net::IpAddr>().is_ok_and(|a| a == ip),
-                }
-            }
+            AssetKind::Ip => crate::exception::ip_in(&self.name, value),
             _ => crate::exception::glob(&self.name, value),
         }
     }

@@ -86,16 +86,30 @@ pub struct Occurrence {
     pub group: Vec<(String, String)>,
 }
 
+/// The key of the open alert of a rule on a set of entities (and a correlation's group), as
+/// the `open` table holds it.
+fn dedup_key(kind: Kind, rule_id: &str, entities: &Entities, group: &[(String, String)]) -> String {
+    let kind = match kind {
+        Kind::Detection => "d",
+        Kind::Correlation => "c",
+    };
+    let mut k = format!("{kind}|{rule_id}|{}", entities.key());
+    for (f, v) in group {
+        k.push('|');
+        k.push_str(f);
+        k.push('=');
+        k.push_str(v);
+    }
+    k
+}
+
 impl Occurrence {
     fn subject(&self) -> Subject<'_> {
         Subject {
             rule_id: &self.rule_id,
             title: &self.title,
             severity: self.severity,
-            kind: match self.kind {
-                Kind::Detection => "detection",
-                Kind::Correlation => "correlation",
-            },
+            kind: self.kind.as_str(),
             entities: &self.entities,
             group: &self.group,
             tags: &self.tags,
@@ -105,22 +119,7 @@ impl Occurrence {
 
     /// The deduplication key: one open alert per rule and entity set (and correlation group).
     pub fn key(&self) -> String {
-        let mut k = format!(
-            "{}|{}|{}",
-            match self.kind {
-                Kind::Detection => "d",
-                Kind::Correlation => "c",
-            },
-            self.rule_id,
-            self.entities.key()
-        );
-        for (f, v) in &self.group {
-            k.push('|');
-            k.push_str(f);
-            k.push('=');
-            k.push_str(v);
-        }
-        k
+        dedup_key(self.kind, &self.rule_id, &self.entities, &self.group)
     }
 }
 
@@ -336,7 +335,11 @@ impl AlertDb {
                 reason: "exception list poisoned".into(),
             })?;
             let mut hid: Vec<usize> = Vec::new();
-            let inventory = self.assets.read().map(|g| g.clone()).unwrap_or_default();
+            let inventory = self.assets.read().map_err(|_| DbError::Corrupt {
+                path: self.path.clone(),
+                id: 0,
+                reason: "asset inventory poisoned".into(),
+            })?;
             for o in occurrences {
                 let assets = crate::asset::matching(&inventory, &o.entities, &o.group);
                 let severity = match assets.iter().map(|a| a.criticality).max() {
@@ -533,20 +536,7 @@ impl AlertDb {
                 .insert(id, bytes.as_slice())
                 .map_err(|e| self.err(e))?;
             if a.status.is_closed() {
-                let key = Occurrence::key(&Occurrence {
-                    rule_id: a.rule_id.clone(),
-                    title: String::new(),
-                    severity: a.severity,
-                    kind: a.kind,
-                    entities: a.entities.clone(),
-                    ts_ms: 0,
-                    first_ts_ms: 0,
-                    seq: 0,
-                    techniques: Vec::new(),
-                    tags: Vec::new(),
-                    description: String::new(),
-                    group: a.group.clone(),
-                });
+                let key = dedup_key(a.kind, &a.rule_id, &a.entities, &a.group);
                 let points_here = open
                     .get(key.as_str())
                     .map_err(|e| self.err(e))?

@@ -111,10 +111,7 @@ impl<'a> Subject<'a> {
             rule_id: &a.rule_id,
             title: &a.title,
             severity: a.severity,
-            kind: match a.kind {
-                crate::alert::Kind::Detection => "detection",
-                crate::alert::Kind::Correlation => "correlation",
-            },
+            kind: a.kind.as_str(),
             entities: &a.entities,
             group: &a.group,
             tags: &a.tags,
@@ -171,7 +168,8 @@ pub(crate) fn glob(pattern: &str, value: &str) -> bool {
     true
 }
 
-fn ip_in(pattern: &str, value: &str) -> bool {
+/// `value` is the address `pattern` names, or inside the CIDR network it names.
+pub(crate) fn ip_in(pattern: &str, value: &str) -> bool {
     let Ok(ip) = value.trim().parse::<std::net::IpAddr>() else {
         return false;
     };

@@ -284,7 +284,6 @@ impl Stream {
     /// Feeds the captures the watermark has passed, then closes the windows it ended.
     fn release(&mut self) {
         let until = self.watermark.saturating_sub(self.lateness_ms());
-        let mut fed = false;
         while let Some(Reverse(w)) = self.waiting.peek() {
             if w.ts > until {
                 break;
@@ -299,10 +298,9 @@ impl Stream {
                     tag: w.seq,
                 };
                 self.correlator.observe(&cap, w.ts, &mut self.fired);
-                fed = true;
             }
         }
-        if fed || !self.correlator.is_empty() {
+        if !self.correlator.is_empty() {
             self.correlator.advance(until, &mut self.fired);
         }
         self.stats
