@@ -183,7 +183,8 @@ pub enum StreamError {
     /// The alert database.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
-    /// The checkpoint could not be read (it is ignored: detection restarts at the store's end).
+    /// The checkpoint could not be read: `serve` refuses to start rather than lose open
+    /// windows silently.
     #[error("alert checkpoint: {0}")]
     Checkpoint(String),
 }

@@ -432,15 +432,8 @@ fn otrf_over_http_ndjson_alerts_equal_hunt() {
 #[test]
 fn windows_brute_force_from_evtx_records_equals_hunt() {
     let evtx = shared("data/evtx/DeepBlueCLI/evtx/smb-password-guessing-security.evtx");
-    let out = Command::new(BIN)
-        .arg("hunt")
-        .arg(&evtx)
-        .args(["--format", "jsonl", "--min-level", "low", "--no-rule-cache"])
-        .output()
-        .unwrap();
     let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for l in String::from_utf8(out.stdout).unwrap().lines() {
-        let d: Value = serde_json::from_str(l).unwrap();
+    for d in hunt(&evtx) {
         let ip = d["fields"]["IpAddress"].as_str().unwrap_or("").to_owned();
         *expected
             .entry((d["rule_title"].as_str().unwrap().to_owned(), ip))
@@ -493,15 +486,8 @@ fn windows_brute_force_from_evtx_records_equals_hunt() {
 #[ignore = "a few minutes: run with --release -- --ignored"]
 fn all_otrf_samples_alert_as_hunt_finds() {
     let root = shared("data/otrf");
-    let out = Command::new(BIN)
-        .arg("hunt")
-        .arg(&root)
-        .args(["--format", "jsonl", "--min-level", "low", "--no-rule-cache"])
-        .output()
-        .unwrap();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
-    for l in String::from_utf8(out.stdout).unwrap().lines() {
-        let d: Value = serde_json::from_str(l).unwrap();
+    for d in hunt(&root) {
         *expected
             .entry(d["rule_title"].as_str().unwrap().to_owned())
             .or_default() += 1;
