@@ -246,11 +246,12 @@ pub fn open(dir: &Path, fields: &Fields) -> tantivy::Result<Index> {
     Ok(index)
 }
 
-fn owned(v: &Value) -> tantivy::schema::OwnedValue {
+/// `v` as a tantivy value, its strings moved, not copied.
+fn owned(v: Value) -> tantivy::schema::OwnedValue {
     use tantivy::schema::OwnedValue as O;
     match v {
         Value::Null => O::Null,
-        Value::Bool(b) => O::Bool(*b),
+        Value::Bool(b) => O::Bool(b),
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => O::I64(i),
             (_, Some(u), _) => O::U64(u),
@@ -258,9 +259,9 @@ fn owned(v: &Value) -> tantivy::schema::OwnedValue {
             _ => O::Str(n.to_string()),
         },
         // Strings stay strings (tantivy would turn date-like ones into dates).
-        Value::String(s) => O::Str(s.clone()),
-        Value::Array(a) => O::Array(a.iter().map(owned).collect()),
-        Value::Object(o) => O::Object(o.iter().map(|(k, v)| (k.clone(), owned(v))).collect()),
+        Value::String(s) => O::Str(s),
+        Value::Array(a) => O::Array(a.into_iter().map(owned).collect()),
+        Value::Object(o) => O::Object(o.into_iter().map(|(k, v)| (k, owned(v))).collect()),
     }
 }
 
@@ -277,50 +278,55 @@ pub fn text_of(doc: &serde_json::Map<String, Value>) -> Option<&str> {
     crate::query::event_text(doc)
 }
 
-/// The tantivy document of one event.
+/// The tantivy document of one event, without its block location ([`set_loc`] adds it once
+/// the event's block is known). Takes the parsed event: its strings move into the document,
+/// so an event waiting for its block's flush is held once, in the index's compact form.
 pub fn document(
     fields: &Fields,
-    doc: &serde_json::Map<String, Value>,
+    doc: serde_json::Map<String, Value>,
     ts_ms: i64,
     seq: u64,
-    loc: u64,
 ) -> TantivyDocument {
     let mut d = TantivyDocument::new();
+    if let Some(t) = text_of(&doc) {
+        d.add_text(fields.text, t);
+    }
     let mut obj = Vec::with_capacity(doc.len());
     let mut cols = Vec::new();
     for (k, v) in doc {
-        if is_text_field(k) {
+        if is_text_field(&k) {
             continue;
         }
-        let o = owned(v);
-        if is_column(k) {
-            cols.push((k.clone(), o.clone()));
-        }
-        obj.push((k.clone(), o));
-        if let Some(i) = IP_FIELDS.iter().position(|f| f == k) {
+        if let Some(i) = IP_FIELDS.iter().position(|f| *f == k) {
             let mut add = |s: &str| {
                 if let Some(ip) = ip_of(s) {
                     d.add_ip_addr(fields.ips[i], ip);
                 }
             };
-            match v {
+            match &v {
                 Value::String(s) => add(s),
                 Value::Array(a) => a.iter().filter_map(Value::as_str).for_each(add),
                 _ => {}
             }
         }
+        let o = owned(v);
+        if is_column(&k) {
+            cols.push((k.clone(), o.clone()));
+        }
+        obj.push((k, o));
     }
     d.add_field_value(fields.f, &tantivy::schema::OwnedValue::Object(obj));
     if !cols.is_empty() {
         d.add_field_value(fields.c, &tantivy::schema::OwnedValue::Object(cols));
     }
-    if let Some(t) = text_of(doc) {
-        d.add_text(fields.text, t);
-    }
     d.add_i64(fields.ts, ts_ms);
     d.add_u64(fields.seq, seq);
-    d.add_u64(fields.loc, loc);
     d
+}
+
+/// Adds the block location of an event's [`document`].
+pub fn set_loc(fields: &Fields, d: &mut TantivyDocument, block: usize, pos: usize) {
+    d.add_u64(fields.loc, loc(block, pos));
 }
 
 /// Packs a block number and a position in it.

@@ -291,7 +291,8 @@ struct Part {
 #[derive(Default)]
 struct Pending {
     builder: BlockBuilder,
-    docs: Vec<(u64, i64, Map<String, Value>)>,
+    /// Their index documents (without block location).
+    docs: Vec<TantivyDocument>,
 }
 
 /// The embedded event store.
@@ -517,8 +518,9 @@ impl Store {
                 };
                 let seq = doc.get("yagura.seq").and_then(Value::as_u64).unwrap_or(0);
                 let ts = time_of(&doc).unwrap_or(0);
-                w.add_document(index::document(&fields, &doc, ts, seq, index::loc(bi, pos)))
-                    .map_err(tv(key))?;
+                let mut d = index::document(&fields, doc, ts, seq);
+                index::set_loc(&fields, &mut d, bi, pos);
+                w.add_document(d).map_err(tv(key))?;
             }
         }
         part.staged = part.blocks.len();
@@ -671,9 +673,9 @@ impl Store {
                 continue;
             }
             if let Some(w) = part.writer.as_mut() {
-                for (pos, (seq, ts, doc)) in docs.into_iter().enumerate() {
-                    w.add_document(index::document(&fields, &doc, ts, seq, index::loc(bi, pos)))
-                        .map_err(tv(&key))?;
+                for (pos, mut d) in docs.into_iter().enumerate() {
+                    index::set_loc(&fields, &mut d, bi, pos);
+                    w.add_document(d).map_err(tv(&key))?;
                 }
             }
             part.staged = bi + 1;
@@ -793,7 +795,7 @@ impl Store {
         };
         p.builder.push(seq, ts, &self.record);
         self.pending_bytes += self.record.len();
-        p.docs.push((seq, ts, doc));
+        p.docs.push(index::document(&self.fields, doc, ts, seq));
         self.pending_events += 1;
         if let Some(w) = wal_seq {
             self.pending_seq = w;
