@@ -86,8 +86,10 @@ fn load(a: &Args) -> Res<()> {
             }
         }
     }
+    let appended = t.elapsed().as_secs_f64();
     store.close()?;
     let secs = t.elapsed().as_secs_f64();
+    eprintln!("store_bench: appended in {appended:.3} s, closed (last flush, index commit and merges) in {:.3} s", secs - appended);
     let disk = dir_size(dir);
     if bad > 0 {
         eprintln!("store_bench: {bad} lines were not JSON objects (skipped)");

@@ -60,10 +60,13 @@ impl BlockData {
     }
 }
 
-/// Builds the bytes of one block from its records (each without a newline).
+/// Builds the bytes of one block from its records (each without a newline). Adding a record
+/// only copies it; hashing and compressing wait for [`BlockBuilder::finish`], which the store
+/// runs off its appending thread.
 pub struct BlockBuilder {
     raw: Vec<u8>,
-    hashes: Vec<Hash>,
+    /// End of each record in `raw` (before its newline).
+    ends: Vec<usize>,
     first_seq: u64,
     min_ts: i64,
     max_ts: i64,
@@ -73,7 +76,7 @@ impl Default for BlockBuilder {
     fn default() -> Self {
         Self {
             raw: Vec::new(),
-            hashes: Vec::new(),
+            ends: Vec::new(),
             first_seq: 0,
             min_ts: i64::MAX,
             max_ts: i64::MIN,
@@ -84,11 +87,11 @@ impl Default for BlockBuilder {
 impl BlockBuilder {
     /// Adds one record.
     pub fn push(&mut self, seq: u64, ts_ms: i64, record: &[u8]) {
-        if self.hashes.is_empty() {
+        if self.ends.is_empty() {
             self.first_seq = seq;
         }
-        self.hashes.push(merkle::event_leaf(record));
         self.raw.extend_from_slice(record);
+        self.ends.push(self.raw.len());
         self.raw.push(b'\n');
         self.min_ts = self.min_ts.min(ts_ms);
         self.max_ts = self.max_ts.max(ts_ms);
@@ -96,35 +99,45 @@ impl BlockBuilder {
 
     /// Records added so far.
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.ends.len()
     }
 
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.ends.is_empty()
     }
 
     /// Compresses and frames the block; returns its bytes and leaf. Leaves the builder empty.
     pub fn finish(&mut self, partition: &str) -> Result<(Vec<u8>, BlockLeaf), StoreError> {
+        let mut start = 0;
+        let hashes: Vec<Hash> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let h = merkle::event_leaf(&self.raw[start..end]);
+                start = end + 1;
+                h
+            })
+            .collect();
         let compressed = compress(&self.raw).map_err(|e| {
             StoreError::Corrupt(format!("{partition}: zstd failed to compress a block: {e}"))
         })?;
         let leaf = BlockLeaf {
             partition: partition.to_owned(),
             first_seq: self.first_seq,
-            count: self.hashes.len() as u32,
+            count: hashes.len() as u32,
             min_ts_ms: self.min_ts,
             max_ts_ms: self.max_ts,
             payload_hash: *blake3::hash(&compressed).as_bytes(),
-            events_root: merkle::root(&self.hashes),
+            events_root: merkle::root(&hashes),
         };
         let leaf_bytes = Leaf::Block(leaf.clone()).encode();
         let mut out = Vec::with_capacity(compressed.len() + leaf_bytes.len() + 24 + 8 * self.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(leaf_bytes.len() as u32).to_be_bytes());
         out.extend_from_slice(&leaf_bytes);
-        out.extend_from_slice(&(self.hashes.len() as u32).to_be_bytes());
-        for h in &self.hashes {
+        out.extend_from_slice(&(hashes.len() as u32).to_be_bytes());
+        for h in &hashes {
             out.extend_from_slice(&h[..8]);
         }
         out.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
@@ -132,7 +145,7 @@ impl BlockBuilder {
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_be_bytes());
         self.raw.clear();
-        self.hashes.clear();
+        self.ends.clear();
         self.min_ts = i64::MAX;
         self.max_ts = i64::MIN;
         Ok((out, leaf))
