@@ -278,14 +278,14 @@ pub fn text_of(doc: &serde_json::Map<String, Value>) -> Option<&str> {
     crate::query::event_text(doc)
 }
 
-/// The tantivy document of one event, without its block location ([`set_loc`] adds it once
-/// the event's block is known). Takes the parsed event: its strings move into the document,
-/// so an event waiting for its block's flush is held once, in the index's compact form.
+/// The tantivy document of one event, without its sequence number and block location
+/// ([`set_loc`] adds them once they are known). Takes the parsed event: its strings move into
+/// the document, so an event waiting for its block's flush is held once, in the index's
+/// compact form.
 pub fn document(
     fields: &Fields,
     doc: serde_json::Map<String, Value>,
     ts_ms: i64,
-    seq: u64,
 ) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     if let Some(t) = text_of(&doc) {
@@ -320,8 +320,12 @@ pub fn document(
         d.add_field_value(fields.c, &tantivy::schema::OwnedValue::Object(cols));
     }
     d.add_i64(fields.ts, ts_ms);
-    d.add_u64(fields.seq, seq);
     d
+}
+
+/// Adds the sequence number of an event's [`document`].
+pub fn set_seq(fields: &Fields, d: &mut TantivyDocument, seq: u64) {
+    d.add_u64(fields.seq, seq);
 }
 
 /// Adds the block location of an event's [`document`].

@@ -82,14 +82,15 @@ impl Tap for NoTap {
 }
 
 /// One normalizing thread's state and output for a batch.
-struct Lane<L> {
+struct Lane<L, P> {
     tap: L,
     normalizer: Normalizer,
     rec: Record,
     /// ECS documents written back to back.
     out: Vec<u8>,
-    /// `(seq, start, end)` into `out`, ascending.
-    items: Vec<(u64, usize, usize)>,
+    /// `(seq, start, end)` into `out`, ascending, with what the store prepared of each
+    /// (taken when it is appended).
+    items: Vec<(u64, usize, usize, Option<P>)>,
     unparsed: u64,
     skipped: u64,
     damaged: u64,
@@ -107,7 +108,7 @@ fn source_of<'a>(listener: &str, peer: &'a str, stream: &'a str) -> &'a str {
     ip.trim_start_matches('[').trim_end_matches(']')
 }
 
-impl<L> Lane<L> {
+impl<L, P> Lane<L, P> {
     fn new(tap: L) -> Self {
         Self {
             tap,
@@ -122,7 +123,13 @@ impl<L> Lane<L> {
         }
     }
 
-    fn normalize<T: Tap<Lane = L>>(&mut self, tap: &T, seq: u64, raw: Option<&RawRecord<'_>>) {
+    fn normalize<T: Tap<Lane = L>, S: EventStore<Prepared = P>>(
+        &mut self,
+        tap: &T,
+        store: &S,
+        seq: u64,
+        raw: Option<&RawRecord<'_>>,
+    ) {
         let Some(raw) = raw else {
             self.damaged += 1;
             tracing::error!("write-ahead log record {seq}: cannot be decoded; skipped");
@@ -166,7 +173,13 @@ impl<L> Lane<L> {
                 tap.inspect(&mut self.tap, seq, &self.rec, timestamp_ms);
                 let start = self.out.len();
                 write_json(&self.rec, &mut self.out);
-                self.items.push((seq, start, self.out.len()));
+                match store.prepare(&self.out[start..]) {
+                    Ok(p) => self.items.push((seq, start, self.out.len(), Some(p))),
+                    Err(e) => {
+                        self.damaged += 1;
+                        tracing::error!("event {seq}: {e}; not stored");
+                    }
+                }
             }
             Outcome::Skip => self.skipped += 1,
         }
@@ -205,7 +218,7 @@ pub struct Indexer<S: EventStore, T: Tap = NoTap> {
     wal: Arc<dyn Wal>,
     store: S,
     tap: T,
-    lanes: Vec<Lane<T::Lane>>,
+    lanes: Vec<Lane<T::Lane, S::Prepared>>,
     assign: Vec<u8>,
     /// Counters.
     pub stats: Arc<IndexerStats>,
@@ -324,7 +337,7 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
         let lanes = self.lanes.len();
         if n < PARALLEL_FROM || lanes == 1 {
             for (seq, raw) in &decoded {
-                self.lanes[0].normalize(&self.tap, *seq, raw.as_ref());
+                self.lanes[0].normalize(&self.tap, &self.store, *seq, raw.as_ref());
             }
         } else {
             self.assign.clear();
@@ -337,10 +350,11 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
             let assign = &self.assign;
             let decoded = &decoded;
             let tap = &self.tap;
-            let work = move |k: usize, lane: &mut Lane<T::Lane>| {
+            let store = &self.store;
+            let work = move |k: usize, lane: &mut Lane<T::Lane, S::Prepared>| {
                 for ((seq, raw), &a) in decoded.iter().zip(assign) {
                     if a as usize == k {
-                        lane.normalize(tap, *seq, raw.as_ref());
+                        lane.normalize(tap, store, *seq, raw.as_ref());
                     }
                 }
             };
@@ -357,17 +371,19 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
         loop {
             let mut best: Option<(usize, u64)> = None;
             for (k, lane) in self.lanes.iter().enumerate() {
-                if let Some(&(seq, _, _)) = lane.items.get(pos[k]) {
+                if let Some(&(seq, ..)) = lane.items.get(pos[k]) {
                     if best.is_none_or(|(_, s)| seq < s) {
                         best = Some((k, seq));
                     }
                 }
             }
             let Some((k, _)) = best else { break };
-            let (seq, start, end) = self.lanes[k].items[pos[k]];
+            let lane = &mut self.lanes[k];
+            let (seq, start, end, ref mut prepared) = lane.items[pos[k]];
+            let prepared = prepared.take();
             pos[k] += 1;
-            if seq > self.stored_until {
-                self.store.append(seq, &self.lanes[k].out[start..end])?;
+            if let Some(p) = prepared.filter(|_| seq > self.stored_until) {
+                self.store.append(seq, &lane.out[start..end], p)?;
             }
         }
         // Every record up to `last` is done: stored, or nothing to store.

@@ -105,7 +105,12 @@ impl Journal {
 }
 
 impl EventStore for Journal {
-    fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError> {
+    type Prepared = ();
+    fn prepare(&self, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn append(&mut self, seq: u64, doc: &[u8], _: ()) -> Result<(), StoreError> {
         if self.size + self.buf.len() as u64 >= SEGMENT_BYTES && self.buf.is_empty() {
             let path = self.dir.join(format!("{seq:020}.ndjson"));
             self.file = OpenOptions::new()
@@ -187,10 +192,11 @@ mod tests {
         {
             let mut j = Journal::open(dir.path(), false).unwrap();
             assert_eq!(j.last_seq(), 0);
-            j.append(1, br#"{"message":"a"}"#).unwrap();
-            j.append(2, b"{}").unwrap();
+            j.append(1, br#"{"message":"a"}"#, ()).unwrap();
+            j.append(2, b"{}", ()).unwrap();
             j.commit().unwrap();
-            j.append(3, br#"{"message":"never committed"}"#).unwrap();
+            j.append(3, br#"{"message":"never committed"}"#, ())
+                .unwrap();
         }
         let j = Journal::open(dir.path(), false).unwrap();
         assert_eq!(j.last_seq(), 2);

@@ -70,10 +70,18 @@ pub enum StoreError {
 }
 
 /// Where normalized events go.
-pub trait EventStore: Send {
-    /// Appends one event (`doc`: a JSON object with dotted ECS keys) with its log sequence
-    /// number. Not durable until [`EventStore::commit`].
-    fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError>;
+pub trait EventStore: Send + Sync {
+    /// What [`EventStore::prepare`] makes of an event before it is appended.
+    type Prepared: Send;
+    /// The part of storing an event that needs no store state (for the embedded store:
+    /// parsing the document, its partition, its index entry). The indexer runs it on its
+    /// normalizing lanes, in parallel, so that [`EventStore::append`], which runs in sequence
+    /// order on one thread, only places the event. `Err(reason)`: the store cannot take `doc`.
+    fn prepare(&self, doc: &[u8]) -> Result<Self::Prepared, String>;
+    /// Appends one event (`doc`: a JSON object with dotted ECS keys, `prepared`: what
+    /// [`EventStore::prepare`] made of it) with its log sequence number. Not durable until
+    /// [`EventStore::commit`].
+    fn append(&mut self, seq: u64, doc: &[u8], prepared: Self::Prepared) -> Result<(), StoreError>;
     /// Writes every appended event (readable, and kept if the process dies; kept across a
     /// power loss only once [`EventStore::sync`] has returned, or when the store syncs on commit).
     fn commit(&mut self) -> Result<(), StoreError>;

@@ -322,6 +322,37 @@ fn sealed(key: &str, s: Sealing) -> Result<(Vec<u8>, crate::merkle::BlockLeaf), 
     })
 }
 
+/// An event made ready for the store by [`prepare`], which needs no store state (the
+/// indexer runs it on its normalizing lanes): its partition, time and index document, and its
+/// bytes when the given ones cannot be stored as they are.
+pub struct Prepared {
+    key: String,
+    ts: i64,
+    doc: TantivyDocument,
+    body: Option<Vec<u8>>,
+}
+
+/// Prepares `doc`, parsed from `raw` when given (see [`Store::append_parsed`]).
+fn prepare(
+    fields: &Fields,
+    raw: Option<&[u8]>,
+    mut doc: Map<String, Value>,
+) -> Result<Prepared, StoreError> {
+    let ts = time_of(&doc).unwrap_or_else(now_ms);
+    let key = format!("{}/{}", source_of(&doc), day_of(ts));
+    let own_id = doc.shift_remove("yagura.seq").is_some();
+    let body = match raw {
+        Some(r) if !own_id && r.first() == Some(&b'{') && r.last() == Some(&b'}') => None,
+        _ => Some(serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+    };
+    Ok(Prepared {
+        key,
+        ts,
+        doc: index::document(fields, doc, ts),
+        body,
+    })
+}
+
 /// The embedded event store.
 pub struct Store {
     dir: PathBuf,
@@ -545,7 +576,8 @@ impl Store {
                 };
                 let seq = doc.get("yagura.seq").and_then(Value::as_u64).unwrap_or(0);
                 let ts = time_of(&doc).unwrap_or(0);
-                let mut d = index::document(&fields, doc, ts, seq);
+                let mut d = index::document(&fields, doc, ts);
+                index::set_seq(&fields, &mut d, seq);
                 index::set_loc(&fields, &mut d, bi, pos);
                 w.add_document(d).map_err(tv(key))?;
             }
@@ -772,7 +804,8 @@ impl Store {
         wal_seq: Option<u64>,
         doc: Map<String, Value>,
     ) -> Result<u64, StoreError> {
-        self.push(wal_seq, None, doc)
+        let p = prepare(&self.fields, None, doc)?;
+        self.place(wal_seq, None, p)
     }
 
     /// [`Store::append_doc`] for an object parsed from `raw`, its compact JSON: `raw` is stored
@@ -785,33 +818,30 @@ impl Store {
         raw: &[u8],
         doc: Map<String, Value>,
     ) -> Result<u64, StoreError> {
-        self.push(wal_seq, Some(raw), doc)
+        let p = prepare(&self.fields, Some(raw), doc)?;
+        self.place(wal_seq, Some(raw), p)
     }
 
-    fn push(
+    /// Appends an event [`prepare`]d from `raw` (the same `raw`).
+    fn place(
         &mut self,
         wal_seq: Option<u64>,
         raw: Option<&[u8]>,
-        mut doc: Map<String, Value>,
+        prepared: Prepared,
     ) -> Result<u64, StoreError> {
+        let Prepared {
+            key,
+            ts,
+            mut doc,
+            body,
+        } = prepared;
         self.next_id += 1;
         let seq = self.next_id;
-        let ts = time_of(&doc).unwrap_or_else(now_ms);
-        let key = format!("{}/{}", source_of(&doc), day_of(ts));
-        let own_id = doc.shift_remove("yagura.seq").is_some();
         self.record.clear();
         self.record.extend_from_slice(b"{\"yagura.seq\":");
         // Writing to a Vec cannot fail.
         let _ = write!(self.record, "{seq}");
-        let serialized;
-        let body = match raw {
-            Some(r) if !own_id && r.first() == Some(&b'{') && r.last() == Some(&b'}') => r,
-            _ => {
-                serialized =
-                    serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                &serialized[..]
-            }
-        };
+        let body = body.as_deref().or(raw).unwrap_or(b"{}");
         match body.strip_prefix(b"{") {
             Some(rest) if rest.first() != Some(&b'}') => {
                 self.record.push(b',');
@@ -840,7 +870,8 @@ impl Store {
         };
         p.builder.push(seq, ts, &self.record);
         self.pending_bytes += self.record.len();
-        p.docs.push(index::document(&self.fields, doc, ts, seq));
+        index::set_seq(&self.fields, &mut doc, seq);
+        p.docs.push(doc);
         self.pending_events += 1;
         if let Some(w) = wal_seq {
             self.pending_seq = w;
@@ -1006,14 +1037,16 @@ pub fn now_ms() -> i64 {
 }
 
 impl EventStore for Store {
-    fn append(&mut self, seq: u64, doc: &[u8]) -> Result<(), StoreError> {
-        match serde_json::from_slice::<Map<String, Value>>(doc) {
-            Ok(m) => self.append_parsed(Some(seq), doc, m).map(|_| ()),
-            Err(e) => {
-                tracing::error!("event {seq}: not a JSON object ({e}); not stored");
-                Ok(())
-            }
-        }
+    type Prepared = Prepared;
+
+    fn prepare(&self, doc: &[u8]) -> Result<Prepared, String> {
+        let m = serde_json::from_slice::<Map<String, Value>>(doc)
+            .map_err(|e| format!("not a JSON object ({e})"))?;
+        prepare(&self.fields, Some(doc), m).map_err(|e| e.to_string())
+    }
+
+    fn append(&mut self, seq: u64, doc: &[u8], prepared: Prepared) -> Result<(), StoreError> {
+        self.place(Some(seq), Some(doc), prepared).map(|_| ())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

@@ -385,7 +385,8 @@ fn japanese_full_text_through_the_index_equals_a_plain_scan() {
 
 /// Events from the write-ahead log (`EventStore::append`, what `serve` does) are stored as
 /// they came, after the store's own id; one that carries a `yagura.seq` of its own gets the
-/// store's instead, never two; bytes that are not a JSON object are skipped, the rest stored.
+/// store's instead, never two; bytes that are not a JSON object are refused by `prepare` (the
+/// indexer logs and skips them), the rest stored.
 #[test]
 fn appended_log_records_keep_their_bytes_and_get_the_store_id() {
     use yagura_store::EventStore;
@@ -399,7 +400,13 @@ fn appended_log_records_keep_their_bytes_and_get_the_store_id() {
         br#"{"@timestamp":"2026-11-30T10:00:02Z","event.module":"system","n":1.50}"#,
     ];
     for (i, l) in lines.iter().enumerate() {
-        s.append(i as u64 + 1, l).unwrap();
+        match s.prepare(l) {
+            Ok(p) => s.append(i as u64 + 1, l, p).unwrap(),
+            Err(e) => {
+                assert_eq!(*l, b"not json");
+                assert!(e.starts_with("not a JSON object"), "{e}");
+            }
+        }
     }
     s.close().unwrap();
     let mut got = Vec::new();
