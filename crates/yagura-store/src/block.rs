@@ -102,6 +102,11 @@ impl BlockBuilder {
         self.ends.len()
     }
 
+    /// Bytes of the records added so far.
+    pub fn bytes(&self) -> usize {
+        self.raw.len()
+    }
+
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()

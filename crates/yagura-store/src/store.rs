@@ -54,14 +54,22 @@ pub struct StoreConfig {
     /// stay small enough for that to take milliseconds, large enough to compress well (4,096:
     /// bench/store.sh measured 16,384 at 2.5× the fetch time for 11% less disk).
     pub block_events: usize,
+    /// Uncompressed bytes per block at most (a block is sealed, hashed and compressed on a
+    /// thread of its own, once full by events or by bytes: large events, a Windows fleet's,
+    /// fill a flush's bytes long before a block's events, and a flush then waited on sealing
+    /// all of it).
+    pub block_bytes: usize,
     /// Uncompressed bytes per flush at most.
     pub flush_bytes: usize,
     /// Oldest pending event's age that triggers a flush.
     pub flush_age: Duration,
     /// Index commit interval (search sees events after it).
     pub index_commit: Duration,
-    /// Memory for each open index writer.
+    /// Memory for each open index writer (shared by its threads).
     pub writer_memory: usize,
+    /// Indexing threads of each open index writer: with one, a partition that takes most of
+    /// the events (a Windows fleet's) is indexed by one core while the other waits.
+    pub writer_threads: usize,
     /// Open index writers at most (least recently used are closed).
     pub max_writers: usize,
     /// Retention for sources without their own.
@@ -76,11 +84,13 @@ impl Default for StoreConfig {
             fsync: true,
             flush_events: 64 << 10,
             block_events: 4096,
+            block_bytes: 4 << 20,
             flush_bytes: 32 << 20,
             flush_age: Duration::from_secs(2),
             index_commit: Duration::from_secs(2),
             // Bounded memory while serving: at most 6 × 32 MiB of index buffers.
             writer_memory: 32 << 20,
+            writer_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             max_writers: 6,
             retention: Limit::default(),
             retention_by_source: BTreeMap::new(),
@@ -620,12 +630,13 @@ impl Store {
         }
         let fields = self.fields.clone();
         let mem = self.cfg.writer_memory;
+        let threads = self.cfg.writer_threads.max(1);
         let Some(part) = self.parts.get_mut(key) else {
             return Ok(());
         };
         let index = index::open(&part.dir.join("index"), &fields).map_err(tv(key))?;
         let writer = index
-            .writer_with_num_threads(1, mem.max(15 << 20))
+            .writer_with_num_threads(threads, mem.max(threads * (15 << 20)))
             .map_err(tv(key))?;
         part.writer = Some(writer);
         part.last_used = Instant::now();
@@ -856,10 +867,10 @@ impl Store {
             return Ok(seq);
         };
         let max = self.cfg.block_events.max(1);
-        if let Some(b) = blocks
-            .last_mut()
-            .filter(|b| b.sealing.is_none() && b.builder.len() >= max)
-        {
+        if let Some(b) = blocks.last_mut().filter(|b| {
+            b.sealing.is_none()
+                && (b.builder.len() >= max || b.builder.bytes() >= self.cfg.block_bytes)
+        }) {
             b.sealing = Some(seal(&key, std::mem::take(&mut b.builder))?);
         }
         if blocks.last().is_none_or(|b| b.sealing.is_some()) {
