@@ -494,34 +494,22 @@ impl Tap for Stream {
     fn inspect(&self, lane: &mut StreamLane, seq: u64, rec: &Record, timestamp_ms: i64) {
         lane.events += 1;
         lane.max_ts = lane.max_ts.max(timestamp_ms);
-        let windows = rec
-            .get("event.module")
-            .is_some_and(|f| f.value == "windows");
-        let mut own = false;
-        if windows {
-            if let Some(original) = rec.get("event.original") {
-                match serde_json::from_str::<serde_json::Value>(original.value)
-                    .map_err(|e| e.to_string())
-                    .and_then(|doc| {
-                        yagura_normalize::flatten(&doc, &mut lane.worker.record)
-                            .map_err(|e| e.to_string())
-                    }) {
-                    Ok((shape, _)) => {
-                        let family = if shape.is_windows() {
-                            Family::Windows
-                        } else {
-                            Family::Ecs
-                        };
-                        lane.worker.evaluate_record(family);
-                        own = true;
-                    }
-                    Err(e) => {
-                        lane.errors += 1;
-                        tracing::warn!("event {seq}: event.original not evaluated: {e}");
-                    }
-                }
+        let own = match yagura_normalize::flatten_original(
+            rec.get("event.module").map(|f| f.value),
+            rec.get("event.original").map(|f| f.value),
+            &mut lane.worker.record,
+        ) {
+            Some(Ok((shape, _))) => {
+                lane.worker.evaluate_record(Family::of(shape.is_windows()));
+                true
             }
-        }
+            Some(Err(e)) => {
+                lane.errors += 1;
+                tracing::warn!("event {seq}: event.original not evaluated: {e}");
+                false
+            }
+            None => false,
+        };
         if !own {
             lane.worker.evaluate_other(rec, Family::Ecs);
         }

@@ -72,6 +72,24 @@ pub enum NormalizeError {
     Json(String),
 }
 
+/// The document a Windows event was normalized from, flattened into `rec` as [`flatten`]
+/// flattens the file it came from; `module` and `original` are the event's `event.module`
+/// and `event.original`. Detection evaluates this document, not the event's ECS form (whose
+/// `winlog.*` names the Windows pipeline does not read), so that `serve` (on arrival) and
+/// `hunt` (files, or the store) find the same on the same event. `None`: not a Windows event
+/// (`event.module` is not `windows`), or no original was kept; the ECS form is what is
+/// evaluated then.
+pub fn flatten_original(
+    module: Option<&str>,
+    original: Option<&str>,
+    rec: &mut Record,
+) -> Option<Result<(Shape, EventMeta), NormalizeError>> {
+    if module != Some("windows") {
+        return None;
+    }
+    Some(flatten_evtx_json(original?, rec))
+}
+
 /// Detects the shape of `doc` and flattens it into `rec` (which is cleared first).
 pub fn flatten(doc: &Value, rec: &mut Record) -> Result<(Shape, EventMeta), NormalizeError> {
     rec.clear();

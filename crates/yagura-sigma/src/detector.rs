@@ -19,6 +19,17 @@ pub enum Family {
     Ecs,
 }
 
+impl Family {
+    /// [`Family::Windows`] for a document of a Windows shape, else [`Family::Ecs`].
+    pub fn of(windows: bool) -> Self {
+        if windows {
+            Family::Windows
+        } else {
+            Family::Ecs
+        }
+    }
+}
+
 /// A pipeline given with `--pipeline`: its plan runs on every event, next to the built-in plan
 /// of the event's shape.
 pub struct UserPlan {

@@ -24,7 +24,7 @@ pub fn evaluate_doc(
     doc: &serde_json::Value,
 ) -> Result<EventMeta, NormalizeError> {
     let (shape, meta) = yagura_normalize::flatten(doc, &mut worker.record)?;
-    worker.evaluate_record(family(shape.is_windows()));
+    worker.evaluate_record(Family::of(shape.is_windows()));
     Ok(meta)
 }
 
@@ -34,14 +34,6 @@ pub fn evaluate_evtx_json(
     json: &str,
 ) -> Result<EventMeta, NormalizeError> {
     let (shape, meta) = yagura_normalize::flatten_evtx_json(json, &mut worker.record)?;
-    worker.evaluate_record(family(shape.is_windows()));
+    worker.evaluate_record(Family::of(shape.is_windows()));
     Ok(meta)
-}
-
-fn family(windows: bool) -> Family {
-    if windows {
-        Family::Windows
-    } else {
-        Family::Ecs
-    }
 }

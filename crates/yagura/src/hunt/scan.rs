@@ -208,9 +208,9 @@ pub fn scan_store(
 /// Evaluates one stored document as a file hunt evaluates the event it was made from.
 ///
 /// Windows events (`event.module: windows`) keep the EVTX record (or Windows JSON document) in
-/// `event.original`: it is flattened again and evaluated on the Windows plan, exactly as
-/// hunting the EVTX file does (the stored ECS form carries `winlog.*` names, which the Windows
-/// pipeline does not read). Every other document is the normalizer's record written as JSON
+/// `event.original`: [`yagura_normalize::flatten_original`] flattens it again, and it is
+/// evaluated on the Windows plan, exactly as hunting the EVTX file does and as `serve` does on
+/// arrival (an original that cannot be read is reported, and the ECS form evaluated). Every other document is the normalizer's record written as JSON
 /// (`yagura_normalize::parse::write_json`): [`yagura_normalize::flatten_ecs`] gives the same
 /// `(key, kind, value)` fields back (arrays as repeated keys), evaluated on the ECS plan as
 /// text logs and vendor JSON are. `yagura.seq`, the store's id, is not part of the event; it
@@ -230,29 +230,27 @@ fn evaluate_stored(
         file: STORE_FILE.to_owned(),
         record: seq,
     };
-    let windows = doc.get("event.module").and_then(|v| v.as_str()) == Some("windows");
-    if windows {
-        let original = doc
-            .get("event.original")
-            .and_then(|v| v.as_str())
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
-        if let Some(original) = original {
-            match super::evaluate_doc(worker, &original) {
-                Ok(meta) => {
-                    if !worker.hits().is_empty() {
-                        report_hits(worker, meta, &loc, levels, filter, tx);
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Message::Error(IngestError::record(
-                        loc.file.clone(),
-                        loc.record,
-                        e.to_string(),
-                    )));
-                }
+    match yagura_normalize::flatten_original(
+        doc.get("event.module").and_then(|v| v.as_str()),
+        doc.get("event.original").and_then(|v| v.as_str()),
+        &mut worker.record,
+    ) {
+        Some(Ok((shape, meta))) => {
+            worker.evaluate_record(yagura_sigma::Family::of(shape.is_windows()));
+            if !worker.hits().is_empty() {
+                report_hits(worker, meta, &loc, levels, filter, tx);
             }
             return;
         }
+        // Reported; the ECS form is evaluated instead, as `serve` does.
+        Some(Err(e)) => {
+            let _ = tx.send(Message::Error(IngestError::record(
+                loc.file.clone(),
+                loc.record,
+                format!("event.original not evaluated: {e}"),
+            )));
+        }
+        None => {}
     }
     let timestamp = doc
         .get("@timestamp")
