@@ -84,6 +84,9 @@ pub struct StreamStats {
 /// What an alert shows about its rule.
 struct RuleInfo {
     rule_id: String,
+    /// What names the rule in the checkpoint ([`Waiting::rule`]): its id (else title), with
+    /// its file when another loaded rule has the same.
+    key: String,
     title: String,
     severity: Severity,
     techniques: Vec<String>,
@@ -96,6 +99,7 @@ impl RuleInfo {
         let (techniques, tags) = split_tags(&meta.tags);
         RuleInfo {
             rule_id: meta.id.clone().unwrap_or_else(|| meta.title.clone()),
+            key: String::new(),
             title: meta.title.clone(),
             severity: Severity::of(meta.level),
             techniques,
@@ -129,7 +133,7 @@ pub struct StreamLane {
 struct Waiting {
     ts: i64,
     seq: u64,
-    /// The rule's id (else title): rule indexes change when rules are edited.
+    /// The rule's [`RuleInfo::key`]: rule indexes change when rules are edited.
     rule: String,
     values: Vec<(String, String)>,
 }
@@ -145,6 +149,26 @@ struct Checkpoint {
 
 /// Called with every alert created (`true`) or grown (`false`) once it is durable.
 pub type OnAlert = Box<dyn Fn(&Alert, bool) + Send + Sync>;
+
+/// Sets each detection rule's [`RuleInfo::key`] (`info` starts with the rules, in order).
+fn assign_keys(info: &mut [RuleInfo], rules: &[yagura_sigma::LoadedRule]) {
+    let mut seen: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    for r in info.iter().take(rules.len()) {
+        *seen.entry(r.rule_id.as_str()).or_default() += 1;
+    }
+    let shared: Vec<bool> = info
+        .iter()
+        .take(rules.len())
+        .map(|r| seen.get(r.rule_id.as_str()).is_some_and(|&n| n > 1))
+        .collect();
+    for ((r, loaded), shared) in info.iter_mut().zip(rules).zip(shared) {
+        r.key = if shared {
+            format!("{}@{}", r.rule_id, loaded.file.display())
+        } else {
+            r.rule_id.clone()
+        };
+    }
+}
 
 /// Streaming detection over the indexer's events, into an [`AlertDb`].
 pub struct Stream {
@@ -201,7 +225,7 @@ impl Stream {
         let rules: &'static RuleSet = Box::leak(Box::new(rules));
         let detector: &'static Detector<'static> =
             Box::leak(Box::new(Detector::with_pipelines(rules, pipelines)));
-        let info: Vec<RuleInfo> = rules
+        let mut info: Vec<RuleInfo> = rules
             .rules
             .iter()
             .map(|r| RuleInfo::of(&r.rule.meta))
@@ -212,11 +236,12 @@ impl Stream {
                     .map(|c| RuleInfo::of(&c.rule.meta)),
             )
             .collect();
+        assign_keys(&mut info, &rules.rules);
         let by_name = info
             .iter()
             .take(rules.rules.len())
             .enumerate()
-            .map(|(i, r)| (r.rule_id.clone(), i as RuleId))
+            .map(|(i, r)| (r.key.clone(), i as RuleId))
             .collect();
         let mut correlator = Correlator::new(rules, Pipeline::windows());
         let mut restored = None;
@@ -582,7 +607,7 @@ impl Tap for Stream {
                 self.waiting.push(Reverse(Waiting {
                     ts: h.ts,
                     seq: h.seq,
-                    rule: info.rule_id.clone(),
+                    rule: info.key.clone(),
                     values: cap.values,
                 }));
             }
@@ -624,5 +649,51 @@ impl Tap for Stream {
 
     fn durable(&self) -> u64 {
         self.durable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use yagura_sigma::{LoadOptions, RuleSet};
+
+    /// Two rules without ids and with one title are told apart in the checkpoint (by file);
+    /// a rule with an id of its own is named by it.
+    #[test]
+    fn checkpoint_keys_are_unique_per_rule() {
+        let mut set = RuleSet::new();
+        let rule = |id: &str| {
+            format!(
+                "title: Failed login\n{id}logsource: {{product: linux, service: auth}}\n\
+                 detection:\n    sel: {{event.outcome: failure}}\n    condition: sel\n"
+            )
+        };
+        let opts = LoadOptions::default();
+        set.add_yaml(Path::new("a/failed.yml"), &rule(""), &opts);
+        set.add_yaml(Path::new("b/failed.yml"), &rule(""), &opts);
+        set.add_yaml(
+            Path::new("c/failed.yml"),
+            &rule("id: 0e95725d-7320-415d-80f7-004da920fc11\n"),
+            &opts,
+        );
+        set.finish();
+        assert_eq!(set.rules.len(), 3);
+        let mut info: Vec<RuleInfo> = set
+            .rules
+            .iter()
+            .map(|r| RuleInfo::of(&r.rule.meta))
+            .collect();
+        assign_keys(&mut info, &set.rules);
+        let mut keys: Vec<&str> = info.iter().map(|r| r.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "0e95725d-7320-415d-80f7-004da920fc11",
+                "Failed login@a/failed.yml",
+                "Failed login@b/failed.yml",
+            ]
+        );
     }
 }
