@@ -4,6 +4,8 @@ sshd lines of loghub's OpenSSH_2k.log (RFC 3164, for TCP syslog) and Suricata EV
 suricata-verify (for HTTP NDJSON)."""
 import glob, json, os, socket, subprocess, sys, threading, time, urllib.request
 
+from serve_client import Sampler, metric, post_ndjson
+
 SHARED = os.environ.get("SHARED", "../shared/data")
 
 
@@ -27,38 +29,8 @@ def eve_lines():
     return out
 
 
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for l in f:
-                if l.startswith("VmRSS:"):
-                    return int(l.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
-class Sampler(threading.Thread):
-    def __init__(self, pid, every=0.25):
-        super().__init__(daemon=True)
-        self.pid, self.every, self.samples, self.stop = pid, every, [], False
-
-    def run(self):
-        t0 = time.time()
-        while not self.stop:
-            self.samples.append((time.time() - t0, rss_kb(self.pid)))
-            time.sleep(self.every)
-
-    def peak_mb(self):
-        return max((s for _, s in self.samples), default=0) / 1024
-
-
 def stored(http):
-    with urllib.request.urlopen(f"http://{http}/metrics", timeout=5) as r:
-        for l in r.read().decode().splitlines():
-            if l.startswith("yagura_store_events_total "):
-                return int(float(l.split()[1]))
-    return 0
+    return int(metric(http, "yagura_store_events_total"))
 
 
 def wait_stored(http, target, timeout=600):
@@ -85,16 +57,7 @@ def tcp_blast(addr, payload, repeat, conns):
 def http_blast(http, body, requests, threads):
     def one(n):
         for _ in range(n):
-            while True:
-                req = urllib.request.Request(f"http://{http}/api/v1/ingest", data=body, method="POST")
-                try:
-                    with urllib.request.urlopen(req, timeout=30) as r:
-                        r.read()
-                        break
-                except urllib.error.HTTPError as e:
-                    if e.code != 429:
-                        raise
-                    time.sleep(0.05)
+            post_ndjson(http, body, timeout=30)
     per = [requests // threads + (1 if i < requests % threads else 0) for i in range(threads)]
     ts = [threading.Thread(target=one, args=(n,)) for n in per]
     for t in ts: t.start()

@@ -11,6 +11,8 @@ OTRF Security-Datasets zips (NXLog JSON, as Windows shippers post them), over HT
 """
 import glob, json, os, subprocess, sys, threading, time, urllib.request, zipfile
 
+from serve_client import metric, post_ndjson as post, rss_kb
+
 SHARED = os.environ.get("SHARED", "../shared/data")
 
 
@@ -37,38 +39,6 @@ def probe_template():
         if str(d.get("EventID")) == "1" and "Sysmon" in d.get("SourceName", ""):
             return d
     raise SystemExit("no Sysmon process creation in the probe sample")
-
-
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for l in f:
-                if l.startswith("VmRSS:"):
-                    return int(l.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def metric(http, name):
-    with urllib.request.urlopen(f"http://{http}/metrics", timeout=5) as r:
-        for l in r.read().decode().splitlines():
-            if l.startswith(name + " "):
-                return float(l.split()[1])
-    return 0.0
-
-
-def post(http, body):
-    while True:
-        req = urllib.request.Request(f"http://{http}/api/v1/ingest", data=body, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                r.read()
-                return
-        except urllib.error.HTTPError as e:
-            if e.code != 429:
-                raise
-            time.sleep(0.05)
 
 
 def main():
