@@ -68,7 +68,8 @@ pub struct StreamStats {
     pub alerts: AtomicU64,
     /// Correlation firings.
     pub correlations: AtomicU64,
-    /// Captures waiting for the watermark.
+    /// Captures waiting for the watermark, plus alert occurrences not yet written: 0 once
+    /// everything inspected so far is an alert or nothing (what tests and operators wait for).
     pub waiting: AtomicU64,
     /// Captures that arrived behind the watermark (fed anyway, in arrival order).
     pub late: AtomicU64,
@@ -329,9 +330,6 @@ impl Stream {
         if !self.correlator.is_empty() {
             self.correlator.advance(until, &mut self.fired);
         }
-        self.stats
-            .waiting
-            .store(self.waiting.len() as u64, Ordering::Relaxed);
         let first_corr = self.rules.rules.len();
         for a in self.fired.drain(..) {
             if !a.reported {
@@ -367,6 +365,10 @@ impl Stream {
             self.oldest_unwritten.get_or_insert_with(Instant::now);
             self.dirty = true;
         }
+        self.stats.waiting.store(
+            (self.waiting.len() + self.occurrences.len()) as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// Writes occurrences and checkpoint when due (or `force`).
@@ -402,6 +404,9 @@ impl Stream {
             .occurrences
             .fetch_add(self.occurrences.len() as u64, Ordering::Relaxed);
         self.occurrences.clear();
+        self.stats
+            .waiting
+            .store(self.waiting.len() as u64, Ordering::Relaxed);
         self.durable = self.position;
         self.stats.position.store(self.position, Ordering::Relaxed);
         self.dirty = false;

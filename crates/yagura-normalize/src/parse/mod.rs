@@ -270,9 +270,16 @@ pub fn cloudtrail_records(doc: &Value) -> Option<&[Value]> {
     }
 }
 
+/// How long a stream's last year-less date decides the year of the next ones (30 days of
+/// reception time).
+const ANCHOR_FOR_MS: u64 = 30 * 86_400_000;
+
 /// A parser for one stream of records.
 pub struct Parser {
     hint: SourceType,
+    /// The date and reception time of the stream's last year-less syslog line
+    /// ([`syslog::parse_near`]).
+    year_anchor: Option<(i64, i64)>,
     zeek: zeek::Header,
     unescaped: String,
     json: json::Scratch,
@@ -283,6 +290,7 @@ impl Parser {
     pub fn new(hint: SourceType) -> Self {
         Parser {
             hint,
+            year_anchor: None,
             zeek: zeek::Header::default(),
             unescaped: String::new(),
             json: json::Scratch::default(),
@@ -503,7 +511,16 @@ impl Parser {
         received_ms: i64,
         rec: &mut Record,
     ) -> Option<Outcome> {
-        let h = syslog::parse(line, received_ms)?;
+        // The stream's previous year-less date decides the year, unless it was received long
+        // before this line (a stream quiet for months starts afresh from the reception time).
+        let anchor = self
+            .year_anchor
+            .filter(|&(_, r)| r.abs_diff(received_ms) <= ANCHOR_FOR_MS)
+            .map(|(ts, _)| ts);
+        let h = syslog::parse_near(line, received_ms, anchor)?;
+        if let (true, Some(ts)) = (h.yearless, h.ts) {
+            self.year_anchor = Some((ts, received_ms));
+        }
         Some(self.syslog_event(&h, h.ts.unwrap_or(received_ms), raw, rec))
     }
 
@@ -602,5 +619,79 @@ fn event(source: SourceType, parsed: bool, timestamp_ms: i64) -> Outcome {
         source,
         parsed,
         timestamp_ms,
+    }
+}
+
+#[cfg(test)]
+mod year_tests {
+    use super::time::to_ms;
+    use super::*;
+
+    fn ts_of(p: &mut Parser, line: &str, received_ms: i64) -> i64 {
+        let mut rec = Record::new();
+        match p.parse(line, received_ms, &mut rec) {
+            Outcome::Event { timestamp_ms, .. } => timestamp_ms,
+            Outcome::Skip => panic!("{line}: skipped"),
+        }
+    }
+
+    fn at(y: i64, m: i64, d: i64, h: i64) -> i64 {
+        to_ms(y, m, d, h * 3_600_000, 0).unwrap()
+    }
+
+    /// A replayed file whose dates run from before to more than a week after reception stays
+    /// in one year, in order; a lone line with no stream before it still takes last year.
+    #[test]
+    fn a_streams_year_less_dates_stay_in_order() {
+        let received = at(2026, 12, 4, 12);
+        let mut p = Parser::new(SourceType::Syslog);
+        let mut last = i64::MIN;
+        for d in 1..=20 {
+            let line = format!("<38>Dec {d:2} 10:00:00 gw sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2");
+            let ts = ts_of(&mut p, &line, received);
+            assert_eq!(ts, at(2026, 12, d, 10), "{line}");
+            assert!(ts > last);
+            last = ts;
+        }
+        let mut fresh = Parser::new(SourceType::Syslog);
+        let ts = ts_of(&mut fresh, "<38>Dec 20 10:00:00 gw sshd[1]: x", received);
+        assert_eq!(ts, at(2025, 12, 20, 10));
+    }
+
+    /// New Year on a live stream: `Jan  1` after `Dec 31` is the next year, also when the
+    /// sender's clock runs a little ahead of the receiver's.
+    #[test]
+    fn new_year_moves_a_stream_to_the_next_year() {
+        let mut p = Parser::new(SourceType::Syslog);
+        let received = at(2026, 12, 31, 23);
+        assert_eq!(
+            ts_of(&mut p, "<38>Dec 31 23:59:00 gw cron[1]: tick", received),
+            to_ms(2026, 12, 31, 86_340_000, 0).unwrap()
+        );
+        assert_eq!(
+            ts_of(
+                &mut p,
+                "<38>Jan  1 00:00:30 gw cron[1]: tick",
+                received + 60_000
+            ),
+            to_ms(2027, 1, 1, 30_000, 0).unwrap()
+        );
+    }
+
+    /// A stream quiet for more than 30 days is dated from reception again.
+    #[test]
+    fn a_stale_anchor_is_not_used() {
+        let mut p = Parser::new(SourceType::Syslog);
+        let jan = at(2026, 1, 10, 12);
+        assert_eq!(
+            ts_of(&mut p, "<38>Jan 10 10:00:00 gw a[1]: x", jan),
+            at(2026, 1, 10, 10)
+        );
+        let dec = at(2026, 12, 2, 12);
+        // Nearest the January anchor would be December 2025.
+        assert_eq!(
+            ts_of(&mut p, "<38>Dec  2 10:00:00 gw a[1]: x", dec),
+            at(2026, 12, 2, 10)
+        );
     }
 }

@@ -20,6 +20,8 @@ pub(crate) struct Header<'a> {
     pub msgid: Option<&'a str>,
     pub sd: Option<&'a str>,
     pub msg: &'a str,
+    /// The timestamp had no year (RFC 3164): it was inferred.
+    pub yearless: bool,
 }
 
 /// True when `line` starts like a syslog record (cheap: a few bytes).
@@ -41,7 +43,18 @@ pub(crate) fn looks_like(line: &str) -> bool {
 }
 
 /// Splits a syslog line. `received_ms` supplies the year of RFC 3164 timestamps.
+#[cfg(test)]
 pub(crate) fn parse(line: &str, received_ms: i64) -> Option<Header<'_>> {
+    parse_near(line, received_ms, None)
+}
+
+/// [`parse`], where a year-less (RFC 3164) date takes the year that puts it nearest `anchor`
+/// when given: the date of the stream's previous year-less line. A stream's lines then stay
+/// in order across New Year (`Dec 31` then `Jan  1` is the next year), and a replayed file
+/// whose dates run past a week ahead of reception is not split across two years. Without an
+/// anchor the date is placed in the year of reception, or the year before when that would be
+/// more than a week ahead of it.
+pub(crate) fn parse_near(line: &str, received_ms: i64, anchor: Option<i64>) -> Option<Header<'_>> {
     let mut s = line;
     // RFC 6587 octet counting: `<len> <PRI>...`.
     if let Some(sp) = s.as_bytes().iter().take(6).position(|&c| c == b' ') {
@@ -70,7 +83,7 @@ pub(crate) fn parse(line: &str, received_ms: i64) -> Option<Header<'_>> {
             return rfc5424(h, s);
         }
     }
-    rfc3164(h, s, received_ms)
+    rfc3164(h, s, received_ms, anchor)
 }
 
 fn rfc5424<'a>(mut h: Header<'a>, s: &'a str) -> Option<Header<'a>> {
@@ -130,7 +143,12 @@ fn sd_end(s: &str) -> Option<usize> {
     Some(i)
 }
 
-fn rfc3164<'a>(mut h: Header<'a>, s: &'a str, received_ms: i64) -> Option<Header<'a>> {
+fn rfc3164<'a>(
+    mut h: Header<'a>,
+    s: &'a str,
+    received_ms: i64,
+    anchor: Option<i64>,
+) -> Option<Header<'a>> {
     let b = s.as_bytes();
     let mut i;
     let month_name = month(b);
@@ -165,13 +183,21 @@ fn rfc3164<'a>(mut h: Header<'a>, s: &'a str, received_ms: i64) -> Option<Header
         let ts = match year {
             Some(y) => to_ms(y, m, day, day_ms, 0)?,
             None => {
+                h.yearless = true;
                 let y = year_of(received_ms);
-                let ts = to_ms(y, m, day, day_ms, 0)?;
-                // A date more than a week ahead of reception is last year's.
-                if ts > received_ms + 7 * 86_400_000 {
-                    to_ms(y - 1, m, day, day_ms, 0)?
-                } else {
-                    ts
+                match anchor {
+                    Some(a) => (y - 1..=y + 1)
+                        .filter_map(|y| to_ms(y, m, day, day_ms, 0))
+                        .min_by_key(|ts| ts.abs_diff(a))?,
+                    None => {
+                        let ts = to_ms(y, m, day, day_ms, 0)?;
+                        // A date more than a week ahead of reception is last year's.
+                        if ts > received_ms + 7 * 86_400_000 {
+                            to_ms(y - 1, m, day, day_ms, 0)?
+                        } else {
+                            ts
+                        }
+                    }
                 }
             }
         };

@@ -409,7 +409,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                     ),
                     (
                         "yagura_detect_waiting",
-                        "Captures waiting for the watermark",
+                        "Captures waiting for the watermark, and alert occurrences not yet written",
                         load(&s.waiting),
                     ),
                     (

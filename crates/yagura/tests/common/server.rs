@@ -169,6 +169,11 @@ impl Server {
 
     /// The value of one Prometheus gauge or counter at `/metrics` (0 when absent).
     pub fn metric(&self, name: &str) -> f64 {
+        self.metrics().get(name).copied().unwrap_or(0.0)
+    }
+
+    /// Every unlabelled metric, from one read of `/metrics`.
+    pub fn metrics(&self) -> std::collections::HashMap<String, f64> {
         let url = format!("http://{}/metrics", self.addr("http"));
         let body = ureq::get(&url)
             .call()
@@ -177,22 +182,24 @@ impl Server {
             .unwrap_or_default();
         body.lines()
             .filter(|l| !l.starts_with('#'))
-            .find_map(|l| {
+            .filter_map(|l| {
                 let (k, v) = l.split_once(' ')?;
-                (k == name).then(|| v.trim().parse().ok())?
+                Some((k.to_owned(), v.trim().parse().ok()?))
             })
-            .unwrap_or(0.0)
+            .collect()
     }
 
-    /// Waits until streaming detection has evaluated `events` events and nothing waits for the
-    /// watermark, and its checkpoint is written; false on timeout.
+    /// Waits until streaming detection has evaluated `events` events, nothing waits for the
+    /// watermark and every alert and the checkpoint are written (one read of the metrics, so
+    /// the conditions hold together); false on timeout.
     pub fn wait_detected(&self, events: u64, timeout: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            let done = self.metric("yagura_detect_events_total") as u64 >= events
-                && self.metric("yagura_detect_waiting") == 0.0
-                && self.metric("yagura_detect_position") as u64
-                    >= self.metric("yagura_store_last_seq") as u64;
+            let m = self.metrics();
+            let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
+            let done = get("yagura_detect_events_total") as u64 >= events
+                && get("yagura_detect_waiting") == 0.0
+                && get("yagura_detect_position") as u64 >= get("yagura_store_last_seq") as u64;
             if done {
                 return true;
             }
