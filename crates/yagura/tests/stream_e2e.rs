@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::server::{alerts_list as alerts, to_rfc5424, Server, BIN};
+use common::server::{alerts_list as alerts, jsonl_of, to_rfc5424, Server, BIN};
 use common::shared;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -84,17 +84,7 @@ fn hunt_counts(found: &[Value]) -> BTreeMap<(String, String), u64> {
 
 /// `yagura alerts exception list`.
 fn except_list(data: &Path) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .args(["alerts", "exception", "list", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    jsonl_of(&["alerts", "exception", "list"], data)
 }
 
 /// A webhook receiver on 127.0.0.1 (HTTP/1.1, keep-alive): the bodies it was sent.

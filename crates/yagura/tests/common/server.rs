@@ -227,14 +227,21 @@ pub fn text_of(e: &Value) -> String {
 
 /// `yagura alerts list --format jsonl --data-dir DATA` (through the server's API while it runs).
 pub fn alerts_list(data: &Path) -> Vec<Value> {
+    jsonl_of(&["alerts", "list", "--format", "jsonl"], data)
+}
+
+/// `yagura ARGS… --data-dir DATA`, which must succeed, its standard output read as JSON lines.
+pub fn jsonl_of(args: &[&str], data: &Path) -> Vec<Value> {
     let out = Command::new(BIN)
-        .args(["alerts", "list", "--format", "jsonl", "--data-dir"])
+        .args(args)
+        .arg("--data-dir")
         .arg(data)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "alerts list: {}",
+        "yagura {}: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout)
