@@ -19,8 +19,8 @@ use serde_json::Value;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 use tantivy::schema::{
-    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
-    TextOptions, FAST, INDEXED,
+    Field, IndexRecordOption, IpAddrOptions, JsonObjectOptions, NumericOptions, Schema,
+    TextFieldIndexing, TextOptions, FAST,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, TantivyDocument};
@@ -156,12 +156,14 @@ impl Fields {
                     .set_index_option(IndexRecordOption::Basic),
             ),
         );
-        let ts = b.add_i64_field("ts", INDEXED | FAST);
+        // No fieldnorms (the `INDEXED` flag adds them; nothing here is scored): 1 byte per
+        // event and field.
+        let ts = b.add_i64_field("ts", NumericOptions::default().set_indexed().set_fast());
         let seq = b.add_u64_field("seq", NumericOptions::default().set_indexed().set_fast());
         let loc = b.add_u64_field("loc", FAST);
         let ips = IP_FIELDS
             .iter()
-            .map(|n| b.add_ip_addr_field(&ip_field_name(n), INDEXED))
+            .map(|n| b.add_ip_addr_field(&ip_field_name(n), IpAddrOptions::default().set_indexed()))
             .collect();
         Self {
             schema: b.build(),
@@ -238,7 +240,16 @@ pub fn open(dir: &Path, fields: &Fields) -> tantivy::Result<Index> {
     let index = if dir.join("meta.json").exists() {
         Index::open_in_dir(dir)?
     } else {
-        Index::create_in_dir(dir, fields.schema.clone())?
+        // The document store holds nothing (events are in the blocks), but an empty document
+        // per event still cost 5 bytes uncompressed.
+        let settings = tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(Default::default()),
+            ..Default::default()
+        };
+        Index::builder()
+            .schema(fields.schema.clone())
+            .settings(settings)
+            .create_in_dir(dir)?
     };
     index
         .tokenizers()
