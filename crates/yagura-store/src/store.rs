@@ -683,27 +683,26 @@ impl Store {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut pending = std::mem::take(&mut self.pending);
-        // Seal the blocks not yet full, all at once.
-        for (key, blocks) in pending.iter_mut() {
-            for p in blocks.iter_mut().filter(|p| p.sealing.is_none()) {
-                p.sealing = Some(seal(key, std::mem::take(&mut p.builder))?);
+        let pending = std::mem::take(&mut self.pending);
+        // Seal the blocks not yet full, all at once; then take every block in order.
+        let mut blocks = Vec::with_capacity(pending.len());
+        for (key, ps) in pending {
+            for mut p in ps {
+                let s = match p.sealing.take() {
+                    Some(s) => s,
+                    None => seal(&key, std::mem::take(&mut p.builder))?,
+                };
+                blocks.push((key.clone(), s, p.docs));
             }
         }
-        let mut leaves = Vec::with_capacity(pending.len());
-        let mut touched = Vec::with_capacity(pending.len());
+        let mut leaves = Vec::with_capacity(blocks.len());
+        let mut touched = Vec::with_capacity(blocks.len());
         let fields = self.fields.clone();
-        for (key, mut p) in pending
-            .into_iter()
-            .flat_map(|(k, v)| v.into_iter().map(move |p| (k.clone(), p)))
-        {
+        for (key, s, docs) in blocks {
             if !self.parts.contains_key(&key) {
                 self.recover_part(&key, &[])?;
             }
-            let (bytes, leaf) = match p.sealing.take() {
-                Some(s) => sealed(&key, s)?,
-                None => p.builder.finish(&key)?,
-            };
+            let (bytes, leaf) = sealed(&key, s)?;
             let leaf_bytes = Leaf::Block(leaf.clone()).encode();
             let Some(part) = self.parts.get_mut(&key) else {
                 continue;
@@ -722,7 +721,7 @@ impl Store {
             ));
             leaves.push(leaf_bytes);
             let bi = part.blocks.len() - 1;
-            touched.push((key, bi, p.docs));
+            touched.push((key, bi, docs));
         }
         // The commit point.
         let group = encode_group(&leaves, self.pending_seq, self.next_id);
