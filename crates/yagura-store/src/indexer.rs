@@ -123,10 +123,12 @@ impl<L, P> Lane<L, P> {
         }
     }
 
+    /// Normalizes one record, shows it to the tap and, unless `store` is `None` (the store
+    /// has the event already: it is re-read for the tap only), writes and prepares it.
     fn normalize<T: Tap<Lane = L>, S: EventStore<Prepared = P>>(
         &mut self,
         tap: &T,
-        store: &S,
+        store: Option<&S>,
         seq: u64,
         raw: Option<&RawRecord<'_>>,
     ) {
@@ -172,6 +174,10 @@ impl<L, P> Lane<L, P> {
                 }
                 tap.inspect(&mut self.tap, seq, &self.rec, timestamp_ms);
                 let start = self.out.len();
+                let Some(store) = store else {
+                    self.items.push((seq, start, start, None));
+                    return;
+                };
                 write_json(&self.rec, &mut self.out);
                 match store.prepare(&self.out[start..]) {
                     Ok(p) => self.items.push((seq, start, self.out.len(), Some(p))),
@@ -337,7 +343,8 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
         let lanes = self.lanes.len();
         if n < PARALLEL_FROM || lanes == 1 {
             for (seq, raw) in &decoded {
-                self.lanes[0].normalize(&self.tap, &self.store, *seq, raw.as_ref());
+                let store = (*seq > self.stored_until).then_some(&self.store);
+                self.lanes[0].normalize(&self.tap, store, *seq, raw.as_ref());
             }
         } else {
             self.assign.clear();
@@ -351,9 +358,11 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
             let decoded = &decoded;
             let tap = &self.tap;
             let store = &self.store;
+            let stored_until = self.stored_until;
             let work = move |k: usize, lane: &mut Lane<T::Lane, S::Prepared>| {
                 for ((seq, raw), &a) in decoded.iter().zip(assign) {
                     if a as usize == k {
+                        let store = (*seq > stored_until).then_some(store);
                         lane.normalize(tap, store, *seq, raw.as_ref());
                     }
                 }
@@ -382,7 +391,7 @@ impl<S: EventStore, T: Tap> Indexer<S, T> {
             let (seq, start, end, ref mut prepared) = lane.items[pos[k]];
             let prepared = prepared.take();
             pos[k] += 1;
-            if let Some(p) = prepared.filter(|_| seq > self.stored_until) {
+            if let Some(p) = prepared {
                 self.store.append(seq, &lane.out[start..end], p)?;
             }
         }
