@@ -238,9 +238,13 @@ impl Reader {
             }
             hits.sort_unstable_by_key(|h| std::cmp::Reverse((h.0, h.1)));
             let exact = stats.exact;
-            let mut cache = BlockCache::default();
+            // One block cache per partition: hits merged by time alternate between the
+            // day's partitions, and one cache for all of them decompressed a block per event.
+            let mut caches: Vec<BlockCache> = parts.iter().map(|_| BlockCache::default()).collect();
             for (_, _, pi, loc) in hits {
-                let p = parts[pi];
+                let (Some(p), Some(cache)) = (parts.get(pi), caches.get_mut(pi)) else {
+                    continue;
+                };
                 let Some(doc) = cache.get(p, loc)? else {
                     continue;
                 };
@@ -605,11 +609,34 @@ impl Reader {
         o: &SearchOptions,
         stats: &mut SearchStats,
     ) -> Result<Option<Table>, StoreError> {
-        if !aggs.iter().all(|a| matches!(a.func, AggFunc::Count))
-            || by.is_empty()
+        // `count(field)` counts the events that hold the field: not from here.
+        if !aggs
+            .iter()
+            .all(|a| a.func == AggFunc::Count && a.field.is_none())
             || by.iter().any(|f| !index::is_column(f))
         {
             return Ok(None);
+        }
+        if by.is_empty() {
+            // `stats count()`: one row, from the index alone.
+            let mut n = 0u64;
+            for p in self.in_range(o) {
+                let searcher = p.reader.searcher();
+                let (tq, exact) = self.compile_ranged(q.filter.as_ref(), o, &searcher)?;
+                if !exact {
+                    return Ok(None);
+                }
+                stats.partitions += 1;
+                n += searcher
+                    .search(&tq, &tantivy::collector::Count)
+                    .map_err(tv)? as u64;
+            }
+            stats.candidates += n;
+            stats.exact = true;
+            return Ok(Some(Table {
+                columns: aggs.iter().map(|a| a.name.clone()).collect(),
+                rows: vec![aggs.iter().map(|_| Value::from(n)).collect()],
+            }));
         }
         let mut counts: HashMap<Vec<Option<String>>, u64> = HashMap::new();
         for p in self.in_range(o) {
