@@ -179,7 +179,7 @@ impl<L, P> Lane<L, P> {
                     return;
                 };
                 write_json(&self.rec, &mut self.out);
-                match store.prepare(&self.out[start..]) {
+                match store.prepare_record(&self.rec, &self.out[start..]) {
                     Ok(p) => self.items.push((seq, start, self.out.len(), Some(p))),
                     Err(e) => {
                         self.damaged += 1;

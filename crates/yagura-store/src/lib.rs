@@ -78,6 +78,17 @@ pub trait EventStore: Send + Sync {
     /// normalizing lanes, in parallel, so that [`EventStore::append`], which runs in sequence
     /// order on one thread, only places the event. `Err(reason)`: the store cannot take `doc`.
     fn prepare(&self, doc: &[u8]) -> Result<Self::Prepared, String>;
+    /// [`EventStore::prepare`] of a normalized event, given as its record and as the JSON
+    /// that [`yagura_normalize::parse::write_json`] wrote of it (`doc`, what is appended). A
+    /// store that can read the record need not parse `doc` back.
+    fn prepare_record(
+        &self,
+        rec: &yagura_event::Record,
+        doc: &[u8],
+    ) -> Result<Self::Prepared, String> {
+        let _ = rec;
+        self.prepare(doc)
+    }
     /// Appends one event (`doc`: a JSON object with dotted ECS keys, `prepared`: what
     /// [`EventStore::prepare`] made of it) with its log sequence number. Not durable until
     /// [`EventStore::commit`].

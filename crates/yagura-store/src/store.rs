@@ -32,6 +32,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tantivy::{IndexWriter, TantivyDocument};
+use yagura_event::Record;
 
 /// Retention of one source: whole partitions older than `days`, or beyond `bytes`, are dropped.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -123,11 +124,13 @@ fn tv(what: &str) -> impl FnOnce(tantivy::TantivyError) -> StoreError + '_ {
 
 /// The partition source name of an event: its `event.module`, made safe as a folder name.
 pub fn source_of(doc: &Map<String, Value>) -> String {
-    let raw = doc
-        .get("event.module")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    let s: String = raw
+    source_named(doc.get("event.module").and_then(Value::as_str))
+}
+
+/// [`source_of`] of an `event.module` value.
+fn source_named(module: Option<&str>) -> String {
+    let s: String = module
+        .unwrap_or("unknown")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
@@ -360,6 +363,35 @@ fn prepare(
         ts,
         doc: index::document(fields, doc, ts),
         body,
+    })
+}
+
+/// [`prepare`] of a normalized record, `json` being what
+/// [`yagura_normalize::parse::write_json`] wrote of it: read from the record, not parsed back.
+fn prepare_record(fields: &Fields, rec: &Record, json: &[u8]) -> Result<Prepared, StoreError> {
+    use yagura_normalize::parse::Leaf;
+    // The store's own id in a record (an exported event sent back in) is replaced: the
+    // stored text has to be written again without it, which the JSON path does.
+    if rec.keys().any(|k| k == "yagura.seq") || json.first() != Some(&b'{') {
+        let m = serde_json::from_slice::<Map<String, Value>>(json)
+            .map_err(|e| StoreError::Corrupt(format!("not a JSON object ({e})")))?;
+        return prepare(fields, Some(json), m);
+    }
+    let ts = match index::sole(rec, "@timestamp") {
+        Some(Leaf::Str(s)) => yagura_normalize::parse_timestamp(s),
+        Some(Leaf::Num(n)) => n.parse::<i64>().ok(),
+        _ => None,
+    }
+    .unwrap_or_else(now_ms);
+    let module = match index::sole(rec, "event.module") {
+        Some(Leaf::Str(s)) => Some(s),
+        _ => None,
+    };
+    Ok(Prepared {
+        key: format!("{}/{}", source_named(module), day_of(ts)),
+        ts,
+        doc: index::record_document(fields, rec, ts),
+        body: None,
     })
 }
 
@@ -1055,6 +1087,10 @@ impl EventStore for Store {
         prepare(&self.fields, Some(doc), m).map_err(|e| e.to_string())
     }
 
+    fn prepare_record(&self, rec: &Record, doc: &[u8]) -> Result<Prepared, String> {
+        prepare_record(&self.fields, rec, doc).map_err(|e| e.to_string())
+    }
+
     fn append(&mut self, seq: u64, doc: &[u8], prepared: Prepared) -> Result<(), StoreError> {
         self.place(Some(seq), Some(doc), prepared).map(|_| ())
     }
@@ -1223,4 +1259,116 @@ pub fn usage(dir: &Path) -> Result<Vec<SourceUsage>, StoreError> {
             u
         })
         .collect())
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use tantivy::schema::document::{ReferenceValue, Value as _};
+    use yagura_normalize::arrival::{Arrival, Normalizer};
+    use yagura_normalize::parse::{write_json, Outcome};
+
+    /// Every index entry of a document: (field, JSON path, value), sorted.
+    fn entries(d: &TantivyDocument) -> Vec<(u32, String, String)> {
+        fn walk<'a, V: tantivy::schema::Value<'a>>(
+            f: u32,
+            path: &str,
+            v: V,
+            out: &mut Vec<(u32, String, String)>,
+        ) {
+            match v.as_value() {
+                ReferenceValue::Leaf(l) => out.push((f, path.to_owned(), format!("{l:?}"))),
+                ReferenceValue::Array(a) => a.for_each(|e| walk(f, path, e, out)),
+                ReferenceValue::Object(o) => {
+                    for (k, e) in o {
+                        walk(f, &format!("{path}/{k}"), e, out);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (field, v) in d.field_values() {
+            walk(field.field_id(), "", v, &mut out);
+        }
+        out.sort();
+        out
+    }
+
+    fn lines(dir: &Path, out: &mut Vec<(String, String)>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        let mut paths: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                lines(&p, out);
+            } else if let Ok(bytes) = fs::read(&p) {
+                let text = String::from_utf8_lossy(&bytes);
+                let name = p.display().to_string();
+                out.extend(
+                    text.lines()
+                        .take(2000)
+                        .map(|l| (name.clone(), l.to_owned())),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn record_documents_equal_json_documents() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let mut all = Vec::new();
+        for d in [
+            "linux-auth",
+            "web-access",
+            "dns",
+            "misc/suricata-eve-verify",
+            "misc/zeek-wrccdc2018",
+            "misc/syslog-rfc5424-rfc3164",
+            "panther-tests",
+            "crowdsec-tests",
+        ] {
+            lines(&shared.join(d), &mut all);
+        }
+        assert!(all.len() > 20_000, "only {} sample lines", all.len());
+        let fields = Fields::new();
+        let mut norm = Normalizer::new();
+        let mut rec = Record::new();
+        let mut json = Vec::new();
+        let (mut events, mut repeated, mut ips, mut numbers) = (0, 0, 0, 0);
+        for (file, line) in &all {
+            let a = Arrival {
+                listener: "tail",
+                source_type: "auto",
+                peer: "",
+                host: "test-host",
+                stream: file,
+                offset: 0,
+                received_ms: 1_764_000_000_000,
+                json: line.starts_with('{'),
+            };
+            let Outcome::Event { .. } = norm.normalize(&a, line, &mut rec) else {
+                continue;
+            };
+            json.clear();
+            write_json(&rec, &mut json);
+            let parsed: Map<String, Value> = serde_json::from_slice(&json).unwrap();
+            repeated += parsed.values().any(Value::is_array) as usize;
+            numbers += parsed.values().any(Value::is_f64) as usize;
+            ips += parsed
+                .keys()
+                .any(|k| index::IP_FIELDS.contains(&k.as_str())) as usize;
+            let want = prepare(&fields, Some(&json), parsed).unwrap();
+            let got = prepare_record(&fields, &rec, &json).unwrap();
+            assert_eq!(got.key, want.key, "{file}: {line}");
+            assert_eq!(got.ts, want.ts, "{file}: {line}");
+            assert_eq!(got.body, want.body, "{file}: {line}");
+            assert_eq!(entries(&got.doc), entries(&want.doc), "{file}: {line}");
+            events += 1;
+        }
+        assert!(events > 20_000, "{events} events");
+        assert!(
+            repeated > 100 && ips > 1_000 && numbers > 100,
+            "{repeated} {ips} {numbers}"
+        );
+    }
 }

@@ -60,7 +60,7 @@ use std::str::FromStr;
 use serde_json::Value;
 use yagura_event::{Kind, Record};
 
-pub use out::write_json;
+pub use out::{leaf, write_json, Leaf};
 pub use sniff::{file_mtime_ms, is_text_log};
 pub(crate) use time::Rfc3339;
 

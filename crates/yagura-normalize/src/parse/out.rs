@@ -218,14 +218,38 @@ fn key_at(rec: &Record, i: usize) -> &str {
     rec.at(i).map_or("", |f| f.key)
 }
 
-fn json_value(value: &str, kind: Kind, out: &mut Vec<u8>) {
+/// A field's value as [`write_json`] writes it: what a reader of the stored JSON finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaf<'a> {
+    /// A JSON string.
+    Str(&'a str),
+    /// A JSON number, in its text (canonical: `serde_json` writes it back the same).
+    Num(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+/// How [`write_json`] writes a value of `kind`: a number or a boolean that is not one in JSON
+/// (`Kind::Num` of `"0x1F"`) is written as a string.
+pub fn leaf(value: &str, kind: Kind) -> Leaf<'_> {
     match kind {
-        Kind::Num if is_canonical_number(value) => out.extend_from_slice(value.as_bytes()),
-        Kind::Bool if value == "true" || value == "false" => {
-            out.extend_from_slice(value.as_bytes())
-        }
-        Kind::Null => out.extend_from_slice(b"null"),
-        _ => json_str(value, out),
+        Kind::Num if is_canonical_number(value) => Leaf::Num(value),
+        Kind::Bool if value == "true" => Leaf::Bool(true),
+        Kind::Bool if value == "false" => Leaf::Bool(false),
+        Kind::Null => Leaf::Null,
+        _ => Leaf::Str(value),
+    }
+}
+
+fn json_value(value: &str, kind: Kind, out: &mut Vec<u8>) {
+    match leaf(value, kind) {
+        Leaf::Num(n) => out.extend_from_slice(n.as_bytes()),
+        Leaf::Bool(true) => out.extend_from_slice(b"true"),
+        Leaf::Bool(false) => out.extend_from_slice(b"false"),
+        Leaf::Null => out.extend_from_slice(b"null"),
+        Leaf::Str(s) => json_str(s, out),
     }
 }
 

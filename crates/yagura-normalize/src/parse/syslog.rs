@@ -275,7 +275,9 @@ fn tag(s: &str) -> Option<(&str, Option<&str>, &str)> {
             _ => i += 1,
         }
     }
-    if i == 0 || i >= b.len() {
+    // Stopped by the length limit, not by `[` or `:`: no tag (and `i` may be inside a
+    // character of binary or non-ASCII text).
+    if i == 0 || !matches!(b.get(i), Some(b'[' | b':')) {
         return None;
     }
     let app = &s[..i];
@@ -383,6 +385,18 @@ mod tests {
     use super::*;
 
     const RECV: i64 = 1_718_000_000_000; // 2024-06-10
+
+    #[test]
+    fn a_long_tag_candidate_ending_inside_a_character_is_no_tag() {
+        // 63 ASCII bytes, then a 3-byte character across byte 64: no `[` or `:` within the
+        // limit, so the message has no tag (this sliced inside the character and panicked).
+        let long = format!("{}日本語: rest", "x".repeat(63));
+        assert_eq!(tag(&long), None);
+        let line = format!("Feb 12 14:10:21 host {long}");
+        let h = parse(&line, RECV).unwrap();
+        assert_eq!((h.host, h.app), (Some("host"), None));
+        assert_eq!(tag("sshd[1]: ok"), Some(("sshd", Some("1"), "ok")));
+    }
 
     #[test]
     fn bsd_and_variants() {
