@@ -1264,7 +1264,7 @@ pub fn usage(dir: &Path) -> Result<Vec<SourceUsage>, StoreError> {
 #[cfg(test)]
 mod record_tests {
     use super::*;
-    use tantivy::schema::document::{ReferenceValue, Value as _};
+    use tantivy::schema::document::ReferenceValue;
     use yagura_normalize::arrival::{Arrival, Normalizer};
     use yagura_normalize::parse::{write_json, Outcome};
 
