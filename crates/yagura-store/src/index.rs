@@ -90,7 +90,7 @@ pub const COLUMN_FIELDS: &[&str] = &[
 
 /// True when `field` has a column ([`COLUMN_FIELDS`]).
 pub fn is_column(field: &str) -> bool {
-    COLUMN_FIELDS.contains(&field)
+    class(field).column
 }
 
 /// Fields that are not put in `f`.
@@ -408,6 +408,51 @@ fn scalar<'a>(f: &RecField<'a>) -> Scalar<'a> {
     }
 }
 
+/// What the index does with a field name: looked up once per field in a hash table (a scan of
+/// [`COLUMN_FIELDS`] and [`IP_FIELDS`] per field cost more than indexing some fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Class {
+    /// One of the names [`is_text_field`] lists (not in `f`), by [`Special`].
+    special: Special,
+    column: bool,
+    /// Position in [`IP_FIELDS`].
+    ip: Option<u8>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Special {
+    #[default]
+    No,
+    Timestamp,
+    Message,
+    Original,
+    Seq,
+}
+
+static CLASSES: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, Class>> =
+    std::sync::LazyLock::new(|| {
+        let mut m = rustc_hash::FxHashMap::<&'static str, Class>::default();
+        for (k, sp) in [
+            ("@timestamp", Special::Timestamp),
+            ("message", Special::Message),
+            ("event.original", Special::Original),
+            ("yagura.seq", Special::Seq),
+        ] {
+            m.entry(k).or_default().special = sp;
+        }
+        for k in COLUMN_FIELDS {
+            m.entry(k).or_default().column = true;
+        }
+        for (i, k) in IP_FIELDS.iter().enumerate() {
+            m.entry(k).or_default().ip = Some(i as u8);
+        }
+        m
+    });
+
+fn class(key: &str) -> Class {
+    CLASSES.get(key).copied().unwrap_or_default()
+}
+
 /// The fields of a record in a [`RecValue::Fields`] object.
 struct RecFields<'a> {
     rec: &'a Record,
@@ -422,7 +467,8 @@ impl<'a> Iterator for RecFields<'a> {
         loop {
             let f = self.rec.at(self.i)?;
             self.i += 1;
-            if is_text_field(f.key) || (self.columns && !is_column(f.key)) {
+            let c = class(f.key);
+            if c.special != Special::No || (self.columns && !c.column) {
                 continue;
             }
             return Some((f.key, RecValue::Leaf(scalar(&f))));
@@ -452,52 +498,70 @@ impl<'a> tantivy::schema::Value<'a> for RecValue<'a> {
     }
 }
 
-/// The value of `key` when the record holds it once (a repeated key is an array in the
-/// stored JSON: not a string, not a time).
-pub fn sole<'a>(rec: &'a Record, key: &str) -> Option<yagura_normalize::parse::Leaf<'a>> {
-    let mut all = rec.fields().filter(|f| f.key == key);
-    let f = all.next()?;
-    if all.next().is_some() {
-        return None;
-    }
-    Some(yagura_normalize::parse::leaf(f.value, f.kind))
+/// What [`record_document`] found of the fields that are not indexed as they are.
+#[derive(Debug, Default)]
+pub struct RecordHead<'a> {
+    /// `@timestamp`, when the record holds it once.
+    pub timestamp: Option<yagura_normalize::parse::Leaf<'a>>,
+    /// `event.module`, when the record holds it once as text.
+    pub module: Option<&'a str>,
+    /// The record holds `yagura.seq`.
+    pub has_seq: bool,
 }
 
-fn sole_str<'a>(rec: &'a Record, key: &str) -> Option<&'a str> {
-    match sole(rec, key)? {
-        yagura_normalize::parse::Leaf::Str(s) => Some(s),
+/// A field's value when its key comes once (`Some(Some)`); `Some(None)` once it came twice
+/// (an array in the stored JSON: not a string, not a time).
+fn once<'a>(slot: &mut Option<Option<yagura_normalize::parse::Leaf<'a>>>, f: &RecField<'a>) {
+    *slot = match slot {
+        None => Some(Some(yagura_normalize::parse::leaf(f.value, f.kind))),
+        Some(_) => Some(None),
+    };
+}
+
+fn as_str<'a>(v: Option<Option<yagura_normalize::parse::Leaf<'a>>>) -> Option<&'a str> {
+    match v {
+        Some(Some(yagura_normalize::parse::Leaf::Str(s))) => Some(s),
         _ => None,
     }
 }
 
-/// The text of a normalized record that full text searches ([`text_of`] of its stored JSON).
-pub fn record_text(rec: &Record) -> Option<&str> {
-    sole_str(rec, "message").or_else(|| sole_str(rec, "event.original"))
-}
-
 /// [`document`] of a normalized record, read from the record itself: the same index entries
 /// as [`document`] of the JSON that [`yagura_normalize::parse::write_json`] writes of it
-/// (tested in `record_documents_equal_json_documents`).
-pub fn record_document(fields: &Fields, rec: &Record, ts_ms: i64) -> TantivyDocument {
+/// (tested in `record_documents_equal_json_documents`), and what it found of the fields
+/// that decide the partition. `ts_ms` is added once known (see [`set_ts`]).
+pub fn record_document<'a>(fields: &Fields, rec: &'a Record) -> (TantivyDocument, RecordHead<'a>) {
     let mut d = TantivyDocument::new();
-    if let Some(t) = record_text(rec) {
-        d.add_text(fields.text, t);
-    }
+    let (mut ts, mut module, mut message, mut original) = (None, None, None, None);
+    let mut has_seq = false;
     let mut columns = false;
     for f in rec.fields() {
-        if is_text_field(f.key) {
+        let c = class(f.key);
+        match c.special {
+            Special::Timestamp => once(&mut ts, &f),
+            Special::Message => once(&mut message, &f),
+            Special::Original => once(&mut original, &f),
+            Special::Seq => has_seq = true,
+            Special::No => {}
+        }
+        if c.special != Special::No {
             continue;
         }
-        columns |= is_column(f.key);
-        if let Some(i) = IP_FIELDS.iter().position(|k| *k == f.key) {
+        if f.key == "event.module" {
+            once(&mut module, &f);
+        }
+        columns |= c.column;
+        if let Some(i) = c.ip {
             if let yagura_normalize::parse::Leaf::Str(s) =
                 yagura_normalize::parse::leaf(f.value, f.kind)
             {
-                if let Some(ip) = ip_of(s) {
-                    d.add_ip_addr(fields.ips[i], ip);
+                if let (Some(ip), Some(field)) = (ip_of(s), fields.ips.get(i as usize)) {
+                    d.add_ip_addr(*field, ip);
                 }
             }
         }
+    }
+    if let Some(t) = as_str(message).or_else(|| as_str(original)) {
+        d.add_text(fields.text, t);
     }
     d.add_field_value(
         fields.f,
@@ -509,6 +573,15 @@ pub fn record_document(fields: &Fields, rec: &Record, ts_ms: i64) -> TantivyDocu
     if columns {
         d.add_field_value(fields.c, RecValue::Fields { rec, columns: true });
     }
+    let head = RecordHead {
+        timestamp: ts.flatten(),
+        module: as_str(module),
+        has_seq,
+    };
+    (d, head)
+}
+
+/// Adds the time of an event's [`record_document`].
+pub fn set_ts(fields: &Fields, d: &mut TantivyDocument, ts_ms: i64) {
     d.add_i64(fields.ts, ts_ms);
-    d
 }

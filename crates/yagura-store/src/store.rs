@@ -370,27 +370,25 @@ fn prepare(
 /// [`yagura_normalize::parse::write_json`] wrote of it: read from the record, not parsed back.
 fn prepare_record(fields: &Fields, rec: &Record, json: &[u8]) -> Result<Prepared, StoreError> {
     use yagura_normalize::parse::Leaf;
+    let (mut doc, head) = index::record_document(fields, rec);
     // The store's own id in a record (an exported event sent back in) is replaced: the
     // stored text has to be written again without it, which the JSON path does.
-    if rec.keys().any(|k| k == "yagura.seq") || json.first() != Some(&b'{') {
+    if head.has_seq || json.first() != Some(&b'{') {
         let m = serde_json::from_slice::<Map<String, Value>>(json)
             .map_err(|e| StoreError::Corrupt(format!("not a JSON object ({e})")))?;
         return prepare(fields, Some(json), m);
     }
-    let ts = match index::sole(rec, "@timestamp") {
+    let ts = match head.timestamp {
         Some(Leaf::Str(s)) => yagura_normalize::parse_timestamp(s),
         Some(Leaf::Num(n)) => n.parse::<i64>().ok(),
         _ => None,
     }
     .unwrap_or_else(now_ms);
-    let module = match index::sole(rec, "event.module") {
-        Some(Leaf::Str(s)) => Some(s),
-        _ => None,
-    };
+    index::set_ts(fields, &mut doc, ts);
     Ok(Prepared {
-        key: format!("{}/{}", source_named(module), day_of(ts)),
+        key: format!("{}/{}", source_named(head.module), day_of(ts)),
         ts,
-        doc: index::record_document(fields, rec, ts),
+        doc,
         body: None,
     })
 }
