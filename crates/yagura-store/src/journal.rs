@@ -106,7 +106,7 @@ impl Journal {
 
 impl EventStore for Journal {
     type Prepared = ();
-    fn prepare(&self, _: &[u8]) -> Result<(), String> {
+    fn prepare(&self, _: &[u8]) -> Result<(), StoreError> {
         Ok(())
     }
 

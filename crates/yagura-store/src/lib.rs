@@ -64,6 +64,10 @@ pub enum StoreError {
     /// A query could not be run.
     #[error("query: {0}")]
     Query(String),
+    /// The store cannot take an event (its document is not a JSON object); the event is
+    /// reported and skipped, the others go on.
+    #[error("{0}")]
+    Rejected(String),
     /// A [`Tap`] (a second consumer of the indexer's events) failed.
     #[error("{0}")]
     Tap(String),
@@ -76,8 +80,9 @@ pub trait EventStore: Send + Sync {
     /// The part of storing an event that needs no store state (for the embedded store:
     /// parsing the document, its partition, its index entry). The indexer runs it on its
     /// normalizing lanes, in parallel, so that [`EventStore::append`], which runs in sequence
-    /// order on one thread, only places the event. `Err(reason)`: the store cannot take `doc`.
-    fn prepare(&self, doc: &[u8]) -> Result<Self::Prepared, String>;
+    /// order on one thread, only places the event. [`StoreError::Rejected`]: the store cannot
+    /// take `doc`.
+    fn prepare(&self, doc: &[u8]) -> Result<Self::Prepared, StoreError>;
     /// [`EventStore::prepare`] of a normalized event, given as its record and as the JSON
     /// that [`yagura_normalize::parse::write_json`] wrote of it (`doc`, what is appended). A
     /// store that can read the record need not parse `doc` back.
@@ -85,7 +90,7 @@ pub trait EventStore: Send + Sync {
         &self,
         rec: &yagura_event::Record,
         doc: &[u8],
-    ) -> Result<Self::Prepared, String> {
+    ) -> Result<Self::Prepared, StoreError> {
         let _ = rec;
         self.prepare(doc)
     }

@@ -375,7 +375,7 @@ fn prepare_record(fields: &Fields, rec: &Record, json: &[u8]) -> Result<Prepared
     // stored text has to be written again without it, which the JSON path does.
     if head.has_seq || json.first() != Some(&b'{') {
         let m = serde_json::from_slice::<Map<String, Value>>(json)
-            .map_err(|e| StoreError::Corrupt(format!("not a JSON object ({e})")))?;
+            .map_err(|e| StoreError::Rejected(format!("not a JSON object ({e})")))?;
         return prepare(fields, Some(json), m);
     }
     let ts = match head.timestamp {
@@ -1079,14 +1079,14 @@ pub fn now_ms() -> i64 {
 impl EventStore for Store {
     type Prepared = Prepared;
 
-    fn prepare(&self, doc: &[u8]) -> Result<Prepared, String> {
+    fn prepare(&self, doc: &[u8]) -> Result<Prepared, StoreError> {
         let m = serde_json::from_slice::<Map<String, Value>>(doc)
-            .map_err(|e| format!("not a JSON object ({e})"))?;
-        prepare(&self.fields, Some(doc), m).map_err(|e| e.to_string())
+            .map_err(|e| StoreError::Rejected(format!("not a JSON object ({e})")))?;
+        prepare(&self.fields, Some(doc), m)
     }
 
-    fn prepare_record(&self, rec: &Record, doc: &[u8]) -> Result<Prepared, String> {
-        prepare_record(&self.fields, rec, doc).map_err(|e| e.to_string())
+    fn prepare_record(&self, rec: &Record, doc: &[u8]) -> Result<Prepared, StoreError> {
+        prepare_record(&self.fields, rec, doc)
     }
 
     fn append(&mut self, seq: u64, doc: &[u8], prepared: Prepared) -> Result<(), StoreError> {
