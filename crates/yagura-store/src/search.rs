@@ -617,27 +617,6 @@ impl Reader {
         {
             return Ok(None);
         }
-        if by.is_empty() {
-            // `stats count()`: one row, from the index alone.
-            let mut n = 0u64;
-            for p in self.in_range(o) {
-                let searcher = p.reader.searcher();
-                let (tq, exact) = self.compile_ranged(q.filter.as_ref(), o, &searcher)?;
-                if !exact {
-                    return Ok(None);
-                }
-                stats.partitions += 1;
-                n += searcher
-                    .search(&tq, &tantivy::collector::Count)
-                    .map_err(tv)? as u64;
-            }
-            stats.candidates += n;
-            stats.exact = true;
-            return Ok(Some(Table {
-                columns: aggs.iter().map(|a| a.name.clone()).collect(),
-                rows: vec![aggs.iter().map(|_| Value::from(n)).collect()],
-            }));
-        }
         let mut counts: HashMap<Vec<Option<String>>, u64> = HashMap::new();
         for p in self.in_range(o) {
             let searcher = p.reader.searcher();
@@ -646,17 +625,29 @@ impl Reader {
                 return Ok(None);
             }
             stats.partitions += 1;
-            let c = GroupCount {
-                paths: by.iter().map(|f| format!("c.{f}")).collect(),
-            };
-            let part = searcher.search(&tq, &c).map_err(tv)?;
-            let Some(part) = part else {
-                return Ok(None);
+            let part = if by.is_empty() {
+                // `stats count()`: the number of hits, one group.
+                let n = searcher
+                    .search(&tq, &tantivy::collector::Count)
+                    .map_err(tv)?;
+                HashMap::from([(Vec::new(), n as u64)])
+            } else {
+                let c = GroupCount {
+                    paths: by.iter().map(|f| format!("c.{f}")).collect(),
+                };
+                let Some(part) = searcher.search(&tq, &c).map_err(tv)? else {
+                    return Ok(None);
+                };
+                part
             };
             for (k, n) in part {
                 stats.candidates += n;
                 *counts.entry(k).or_default() += n;
             }
+        }
+        if by.is_empty() {
+            // Like `stats`: `stats count()` over nothing is one row with 0.
+            counts.entry(Vec::new()).or_default();
         }
         stats.exact = true;
         let mut keys: Vec<(Vec<Option<String>>, u64)> = counts
