@@ -889,12 +889,15 @@ impl Store {
             }
             _ => self.record.push(b'}'),
         }
+        // The key is copied only when a partition gets its first pending event; an event is
+        // never dropped without an error.
         if !self.pending.contains_key(&key) {
             self.pending.insert(key.clone(), Vec::new());
         }
-        let Some(blocks) = self.pending.get_mut(&key) else {
-            return Ok(seq);
-        };
+        let blocks = self
+            .pending
+            .get_mut(&key)
+            .ok_or_else(|| StoreError::Corrupt(format!("{key}: pending partition vanished")))?;
         let max = self.cfg.block_events.max(1);
         if let Some(b) = blocks.last_mut().filter(|b| {
             b.sealing.is_none()
@@ -905,9 +908,9 @@ impl Store {
         if blocks.last().is_none_or(|b| b.sealing.is_some()) {
             blocks.push(Pending::default());
         }
-        let Some(p) = blocks.last_mut() else {
-            return Ok(seq);
-        };
+        let p = blocks
+            .last_mut()
+            .ok_or_else(|| StoreError::Corrupt(format!("{key}: no open block after push")))?;
         p.builder.push(seq, ts, &self.record);
         self.pending_bytes += self.record.len();
         index::set_seq(&self.fields, &mut doc, seq);
