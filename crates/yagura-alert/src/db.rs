@@ -18,6 +18,32 @@ const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 const OPEN: TableDefinition<&str, u64> = TableDefinition::new("open");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const EXCEPTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("exceptions");
+/// The streaming detector's captures waiting for the watermark, by (event sequence number,
+/// rule key): written as they come and removed as they are released, with the checkpoint, so
+/// that a checkpoint costs what changed, not everything that waits.
+const WAITING: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("waiting");
+
+/// How the captures waiting for the watermark changed since the last checkpoint.
+#[derive(Debug, Default)]
+pub struct WaitingChanges {
+    /// New captures: (sequence number, rule key, bytes).
+    pub add: Vec<(u64, String, Vec<u8>)>,
+    /// Captures released, that an earlier checkpoint wrote: (sequence number, rule key).
+    pub remove: Vec<(u64, String)>,
+}
+
+impl WaitingChanges {
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+
+    /// Forgets the changes (after they were written).
+    pub fn clear(&mut self) {
+        self.add.clear();
+        self.remove.clear();
+    }
+}
 
 /// Errors of the alert database.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +277,7 @@ impl AlertDb {
             txn.open_table(OPEN).map_err(|e| me.err(e))?;
             txn.open_table(META).map_err(|e| me.err(e))?;
             txn.open_table(EXCEPTIONS).map_err(|e| me.err(e))?;
+            txn.open_table(WAITING).map_err(|e| me.err(e))?;
         }
         txn.commit().map_err(|e| me.err(e))?;
         let all = me.read_exceptions()?;
@@ -304,13 +331,28 @@ impl AlertDb {
             .map(|v| v.value().to_vec()))
     }
 
+    /// The captures waiting for the watermark that the last checkpoint holds (their bytes, in
+    /// sequence order).
+    pub fn waiting(&self) -> Result<Vec<Vec<u8>>, DbError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(WAITING).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(|e| self.err(e))? {
+            let (_, v) = item.map_err(|e| self.err(e))?;
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
+    }
+
     /// Folds `occurrences` into alerts (one open alert per key; a new one when the open one
     /// was last seen more than `dedup_window_ms` before) and stores `checkpoint`, in one
-    /// transaction. Returns the alerts created or grown, and which of them are new.
+    /// transaction, with the `waiting` captures' changes. Returns the alerts created or grown,
+    /// and which of them are new.
     pub fn record(
         &self,
         occurrences: &[Occurrence],
         checkpoint: &[u8],
+        waiting: &WaitingChanges,
         dedup_window_ms: i64,
     ) -> Result<Vec<(Alert, bool)>, DbError> {
         let now = now_ms();
@@ -441,6 +483,16 @@ impl AlertDb {
                 .map_err(|e| self.err(e))?;
             meta.insert("checkpoint", checkpoint)
                 .map_err(|e| self.err(e))?;
+            if !waiting.is_empty() {
+                let mut wt = txn.open_table(WAITING).map_err(|e| self.err(e))?;
+                for (seq, rule, bytes) in &waiting.add {
+                    wt.insert((*seq, rule.as_str()), bytes.as_slice())
+                        .map_err(|e| self.err(e))?;
+                }
+                for (seq, rule) in &waiting.remove {
+                    wt.remove((*seq, rule.as_str())).map_err(|e| self.err(e))?;
+                }
+            }
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(changed)
@@ -745,16 +797,27 @@ mod tests {
                     occ("r1", "10.0.0.2", 2000, 3),
                 ],
                 b"cp1",
+                &WaitingChanges::default(),
                 hour,
             )
             .unwrap();
         assert_eq!(got.len(), 2);
         assert!(got.iter().all(|(_, new)| *new));
         // Later: grows the open alert; far later: a new one.
-        db.record(&[occ("r1", "10.0.0.1", 5000, 4)], b"cp2", hour)
-            .unwrap();
-        db.record(&[occ("r1", "10.0.0.1", 5000 + 2 * hour, 5)], b"cp3", hour)
-            .unwrap();
+        db.record(
+            &[occ("r1", "10.0.0.1", 5000, 4)],
+            b"cp2",
+            &WaitingChanges::default(),
+            hour,
+        )
+        .unwrap();
+        db.record(
+            &[occ("r1", "10.0.0.1", 5000 + 2 * hour, 5)],
+            b"cp3",
+            &WaitingChanges::default(),
+            hour,
+        )
+        .unwrap();
         let all = db.list(&Filter::default()).unwrap();
         assert_eq!(all.len(), 3);
         let first = db.get(1).unwrap();
@@ -775,7 +838,12 @@ mod tests {
             .unwrap();
         assert_eq!(closed.notes.len(), 1);
         let got = db
-            .record(&[occ("r1", "10.0.0.1", 6000 + 2 * hour, 6)], b"cp4", hour)
+            .record(
+                &[occ("r1", "10.0.0.1", 6000 + 2 * hour, 6)],
+                b"cp4",
+                &WaitingChanges::default(),
+                hour,
+            )
             .unwrap();
         assert_eq!((got[0].0.id, got[0].1), (4, true));
         let stats = db.rule_stats().unwrap();
@@ -813,6 +881,7 @@ mod tests {
                     occ("r2", "10.0.0.9", 3 * hour, 12),
                 ],
                 b"cp",
+                &WaitingChanges::default(),
                 hour,
             )
             .unwrap();
@@ -836,6 +905,7 @@ mod tests {
                 occ("r2", "10.0.0.1", 3000, 4),
             ],
             b"cp",
+            &WaitingChanges::default(),
             hour,
         )
         .unwrap();
@@ -859,6 +929,7 @@ mod tests {
                     occ("r1", "10.0.0.2", 4000, 7),
                 ],
                 b"cp",
+                &WaitingChanges::default(),
                 hour,
             )
             .unwrap();
@@ -882,8 +953,13 @@ mod tests {
             serde_json::from_value(serde_json::json!({"name": "old", "rule": "r1"})).unwrap();
         snooze.until_ms = Some(1);
         db.add_exception(snooze, "aiko").unwrap();
-        db.record(&[occ("r1", "10.0.0.1", 5000, 8)], b"cp", hour)
-            .unwrap();
+        db.record(
+            &[occ("r1", "10.0.0.1", 5000, 8)],
+            b"cp",
+            &WaitingChanges::default(),
+            hour,
+        )
+        .unwrap();
         assert_eq!(db.get(1).unwrap().count, 3);
     }
 
@@ -901,7 +977,9 @@ mod tests {
         medium.severity = Severity::Medium;
         let mut lab = occ("r1", "10.0.0.7", 0, 2);
         lab.severity = Severity::Medium;
-        let got = db.record(&[medium, lab], b"cp", 1000).unwrap();
+        let got = db
+            .record(&[medium, lab], b"cp", &WaitingChanges::default(), 1000)
+            .unwrap();
         let a = &got[0].0;
         assert_eq!(
             (a.severity, a.rule_severity),

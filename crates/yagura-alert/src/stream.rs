@@ -18,7 +18,7 @@
 //! replays the log from the checkpoint's position and every alert is raised once.
 
 use crate::alert::{split_tags, Entities, Kind, Severity};
-use crate::db::{AlertDb, Occurrence};
+use crate::db::{AlertDb, Occurrence, WaitingChanges};
 use crate::Alert;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
@@ -73,6 +73,10 @@ pub struct StreamStats {
     pub waiting: AtomicU64,
     /// Captures that arrived behind the watermark (fed anyway, in arrival order).
     pub late: AtomicU64,
+    /// Captures of events stamped beyond the wall clock plus the lateness (a clock ahead, or
+    /// a year-less date read as this year's): correlated at that bound, their arrival, rather
+    /// than waiting until the wall clock reaches them.
+    pub future: AtomicU64,
     /// Windows events whose `event.original` could not be evaluated.
     pub errors: AtomicU64,
     /// The log position the checkpoint covers.
@@ -144,6 +148,8 @@ struct Waiting {
 struct Checkpoint {
     position: u64,
     watermark: i64,
+    /// Empty since the waiting captures have a table of their own ([`AlertDb::waiting`]);
+    /// read from checkpoints written before.
     waiting: Vec<Waiting>,
     windows: Vec<u8>,
 }
@@ -188,6 +194,11 @@ pub struct Stream {
     /// Where the watermark was when events last arrived, and when that was.
     idle_from: Option<(i64, Instant)>,
     waiting: BinaryHeap<Reverse<Waiting>>,
+    /// How `waiting` changed since the last write (its removals; additions are found at the
+    /// write: the captures of events after the last checkpoint's position).
+    changes: WaitingChanges,
+    /// Every waiting capture is written at the next write (after reading an old checkpoint).
+    save_all: bool,
     occurrences: Vec<Occurrence>,
     fired: Vec<CorrelationAlert>,
     durable: u64,
@@ -246,12 +257,21 @@ impl Stream {
             .collect();
         let mut correlator = Correlator::new(rules, Pipeline::windows());
         let mut restored = None;
+        let mut save_all = false;
         if let Some(bytes) = db.checkpoint()? {
             match rmp_serde::from_slice::<Checkpoint>(&bytes) {
-                Ok(cp) => {
+                Ok(mut cp) => {
                     correlator
                         .restore(&cp.windows)
                         .map_err(StreamError::Checkpoint)?;
+                    // A checkpoint of an earlier version holds its captures itself.
+                    save_all = !cp.waiting.is_empty();
+                    for b in db.waiting()? {
+                        let w = rmp_serde::from_slice::<Waiting>(&b).map_err(|e| {
+                            StreamError::Checkpoint(format!("waiting capture: {e}"))
+                        })?;
+                        cp.waiting.push(w);
+                    }
                     restored = Some(cp);
                 }
                 Err(e) => return Err(StreamError::Checkpoint(e.to_string())),
@@ -271,6 +291,8 @@ impl Stream {
             watermark: i64::MIN,
             idle_from: None,
             waiting: BinaryHeap::new(),
+            changes: WaitingChanges::default(),
+            save_all,
             occurrences: Vec::new(),
             fired: Vec::new(),
             durable: 0,
@@ -318,6 +340,10 @@ impl Stream {
             let Some(Reverse(w)) = self.waiting.pop() else {
                 break;
             };
+            if w.seq <= self.durable && !self.save_all {
+                // Written by an earlier checkpoint.
+                self.changes.remove.push((w.seq, w.rule.clone()));
+            }
             if let Some(&rule) = self.by_name.get(&w.rule) {
                 let cap = Capture {
                     rule,
@@ -383,18 +409,28 @@ impl Stream {
         let cp = Checkpoint {
             position: self.position,
             watermark: self.watermark,
-            waiting: self.waiting.iter().map(|Reverse(w)| w.clone()).collect(),
+            waiting: Vec::new(),
             windows: self.correlator.snapshot(),
         };
         let bytes = rmp_serde::to_vec(&cp).map_err(|e| StoreError::Tap(e.to_string()))?;
+        // The captures of events since the last checkpoint that still wait.
+        for Reverse(w) in &self.waiting {
+            if w.seq > self.durable || self.save_all {
+                let b = rmp_serde::to_vec(w).map_err(|e| StoreError::Tap(e.to_string()))?;
+                self.changes.add.push((w.seq, w.rule.clone(), b));
+            }
+        }
         let changed = self
             .db
             .record(
                 &self.occurrences,
                 &bytes,
+                &self.changes,
                 self.cfg.dedup_window.as_millis() as i64,
             )
             .map_err(|e| StoreError::Tap(e.to_string()))?;
+        self.changes.clear();
+        self.save_all = false;
         if let Some(t) = self.oldest_unwritten.take() {
             self.stats
                 .last_latency_ms
@@ -586,6 +622,10 @@ impl Tap for Stream {
         hits.sort_by_key(|h| h.seq);
         let lateness = self.lateness_ms();
         let floor = self.watermark.saturating_sub(lateness);
+        // The watermark never passes this: a capture stamped beyond it would wait until the
+        // wall clock reaches its time (days, for a clock set ahead), so it is taken at its
+        // arrival.
+        let cap = now.saturating_add(lateness);
         for h in hits {
             let info = self.info.get(h.rule as usize);
             if let (Some(entities), Some(info)) = (h.entities, info) {
@@ -605,21 +645,26 @@ impl Tap for Stream {
                 });
                 self.oldest_unwritten.get_or_insert_with(Instant::now);
             }
-            if let (Some(cap), Some(info)) = (h.capture, info) {
+            if let (Some(capture), Some(info)) = (h.capture, info) {
                 if h.ts < floor {
                     self.stats.late.fetch_add(1, Ordering::Relaxed);
                 }
+                let ts = if h.ts > cap {
+                    self.stats.future.fetch_add(1, Ordering::Relaxed);
+                    now
+                } else {
+                    h.ts
+                };
                 self.waiting.push(Reverse(Waiting {
-                    ts: h.ts,
+                    ts,
                     seq: h.seq,
                     rule: info.key.clone(),
-                    values: cap.values,
+                    values: capture.values,
                 }));
             }
         }
         if max_ts > i64::MIN {
             // An event stamped in the future does not close everyone's windows.
-            let cap = now.saturating_add(lateness);
             self.watermark = self.watermark.max(max_ts.min(cap));
             self.idle_from = Some((self.watermark, Instant::now()));
         }
@@ -700,5 +745,124 @@ mod tests {
                 "Failed login@b/failed.yml",
             ]
         );
+    }
+
+    /// The built-in pack over a fresh alert database in `dir`.
+    fn builtin_stream(db: &Arc<AlertDb>, lateness: Duration) -> Stream {
+        let set =
+            yagura_sigma::load::load_rules(true, &[], &LoadOptions::default(), None, |_, _| {});
+        let cfg = StreamConfig {
+            lateness,
+            commit_every: Duration::ZERO,
+            ..StreamConfig::default()
+        };
+        Stream::new(set, Vec::new(), db.clone(), cfg).unwrap()
+    }
+
+    /// Shows `stream` the sshd line "Failed password … from `ip`" stamped `ts_ms`, as log
+    /// record `seq`, through the normalizer serve uses.
+    fn failed_ssh(stream: &Stream, lane: &mut StreamLane, seq: u64, ip: &str, ts_ms: i64) {
+        let stamp = yagura_normalize::Rfc3339(ts_ms);
+        let line = format!(
+            "<38>1 {stamp} web1 sshd 4242 - - Failed password for root from {ip} port 52683 ssh2"
+        );
+        let arrival = yagura_normalize::arrival::Arrival {
+            listener: "syslog-tcp",
+            source_type: "auto",
+            peer: "127.0.0.1:5000",
+            host: "",
+            stream: "",
+            offset: 0,
+            received_ms: crate::alert::now_ms(),
+            json: false,
+        };
+        let mut rec = Record::default();
+        let mut n = yagura_normalize::arrival::Normalizer::default();
+        match n.normalize(&arrival, &line, &mut rec) {
+            yagura_normalize::parse::Outcome::Event { timestamp_ms, .. } => {
+                assert_eq!(timestamp_ms, ts_ms, "{line}");
+                stream.inspect(lane, seq, &rec, timestamp_ms);
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn waiting_seqs(db: &AlertDb) -> Vec<u64> {
+        db.waiting()
+            .unwrap()
+            .iter()
+            .map(|b| rmp_serde::from_slice::<Waiting>(b).unwrap().seq)
+            .collect::<std::collections::BTreeSet<u64>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Events stamped days ahead of the wall clock (a clock set ahead; a year-less date read
+    /// as this year's) correlate on arrival instead of waiting, in memory and in every
+    /// checkpoint, until the wall clock reaches them.
+    #[test]
+    fn future_stamped_events_correlate_on_arrival() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(AlertDb::open(&dir.path().join("alerts.redb")).unwrap());
+        let mut stream = builtin_stream(&db, Duration::from_secs(60));
+        stream.resume_after(0);
+        let mut lane = stream.lane();
+        let ahead = crate::alert::now_ms() + 6 * 86_400_000;
+        for i in 0..8u64 {
+            failed_ssh(
+                &stream,
+                &mut lane,
+                i + 1,
+                "203.0.113.7",
+                ahead + i as i64 * 1000,
+            );
+        }
+        stream.commit(&mut [&mut lane], 8).unwrap();
+        // Every event is a capture of each rule the SSH correlations count.
+        let future = stream.stats.future.load(Ordering::Relaxed);
+        assert!(future >= 8 && future.is_multiple_of(8), "{future}");
+        assert!(stream.waiting.is_empty());
+        assert!(db.waiting().unwrap().is_empty());
+        let alerts = db.list(&crate::db::Filter::default()).unwrap();
+        let burst: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.rule_id == "0f5f3f0e-8d0b-4d51-a0a4-6c1d2a7c3b90")
+            .collect();
+        assert_eq!(burst.len(), 1, "{alerts:?}");
+        assert!(burst[0].entities.ips.iter().any(|ip| ip == "203.0.113.7"));
+    }
+
+    /// Each checkpoint writes the captures that arrived since the last one and removes those
+    /// released since; a restart reads them back.
+    #[test]
+    fn waiting_captures_are_checkpointed_by_their_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(AlertDb::open(&dir.path().join("alerts.redb")).unwrap());
+        let now = crate::alert::now_ms();
+        {
+            let mut stream = builtin_stream(&db, Duration::from_secs(1));
+            stream.resume_after(0);
+            let mut lane = stream.lane();
+            for seq in 1..=3 {
+                failed_ssh(&stream, &mut lane, seq, "198.51.100.9", now - 500);
+            }
+            stream.commit(&mut [&mut lane], 3).unwrap();
+        }
+        assert_eq!(waiting_seqs(&db), [1, 2, 3]);
+        let per_event = db.waiting().unwrap().len() / 3;
+        assert!(per_event >= 1);
+        // Restart: the three wait again; four later ones move the watermark past them.
+        let mut stream = builtin_stream(&db, Duration::from_secs(1));
+        assert_eq!(stream.resume_after(0), 3);
+        assert_eq!(stream.waiting.len(), 3 * per_event);
+        let mut lane = stream.lane();
+        for seq in 4..=7 {
+            failed_ssh(&stream, &mut lane, seq, "198.51.100.9", now + 700);
+        }
+        stream.commit(&mut [&mut lane], 7).unwrap();
+        assert_eq!(stream.waiting.len(), 4 * per_event);
+        assert_eq!(waiting_seqs(&db), [4, 5, 6, 7]);
+        assert_eq!(db.waiting().unwrap().len(), 4 * per_event);
+        assert_eq!(stream.stats.future.load(Ordering::Relaxed), 0);
     }
 }

@@ -418,6 +418,11 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                         load(&s.late),
                     ),
                     (
+                        "yagura_detect_future_total",
+                        "Captures stamped beyond the wall clock plus the lateness, correlated at that bound",
+                        load(&s.future),
+                    ),
+                    (
                         "yagura_detect_errors_total",
                         "Windows events whose original could not be evaluated",
                         load(&s.errors),
