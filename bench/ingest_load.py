@@ -156,8 +156,16 @@ def main():
                 per_min.append(f"{max(part) / 1024:.0f}")
         first_q = rss[: max(1, n // 4)]
         last_q = rss[-max(1, n // 4):]
+        anon = [r for _, r in s.anon if r]
+        anon_min = []
+        for m in range(0, int(secs // 60) + 1):
+            part = [r for t, r in s.anon if m * 60 <= t < (m + 1) * 60 and r]
+            if part:
+                anon_min.append(f"{max(part) / 1024:.0f}")
         print(f"overload at {rate:,.0f} events/s offered for {secs:.0f} s: {counts['ok']:,} accepted, {counts['busy']:,} refused with 429; "
               f"RSS MB first quarter max {max(first_q) / 1024:.0f}, last quarter max {max(last_q) / 1024:.0f}, overall max {max(rss) / 1024:.0f}; per-minute max: {' '.join(per_min)}")
+        print(f"  of which anonymous (heap, not mapped index files) MB: first quarter max {max(anon[: max(1, n // 4)]) / 1024:.0f}, "
+              f"last quarter max {max(anon[-max(1, n // 4):]) / 1024:.0f}; per-minute max: {' '.join(anon_min)}")
 
 
 main()

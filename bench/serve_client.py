@@ -3,12 +3,13 @@ RSS, reading `yagura serve`'s /metrics, and posting NDJSON with the retry a ship
 import threading, time, urllib.error, urllib.request
 
 
-def rss_kb(pid):
-    """Resident memory of `pid` in KiB (0 once it is gone)."""
+def rss_kb(pid, field="VmRSS"):
+    """Resident memory of `pid` in KiB (0 once it is gone). `RssAnon`: its heap and stacks only,
+    without the pages of files it maps (the store's index segments), which the kernel may drop."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for l in f:
-                if l.startswith("VmRSS:"):
+                if l.startswith(field + ":"):
                     return int(l.split()[1])
     except OSError:
         return 0
@@ -21,11 +22,14 @@ class Sampler(threading.Thread):
     def __init__(self, pid, every=0.25):
         super().__init__(daemon=True)
         self.pid, self.every, self.samples, self.stop = pid, every, [], False
+        self.anon = []  # (seconds, RssAnon KiB), sampled with `samples`
 
     def run(self):
         t0 = time.time()
         while not self.stop:
-            self.samples.append((time.time() - t0, rss_kb(self.pid)))
+            t = time.time() - t0
+            self.samples.append((t, rss_kb(self.pid)))
+            self.anon.append((t, rss_kb(self.pid, "RssAnon")))
             time.sleep(self.every)
 
     def peak_mb(self):
