@@ -3,6 +3,8 @@
 # parsed to ECS and durable in the write-ahead log (fsync per group commit) and stored, with
 # peak RSS; rsyslog receiving the same TCP stream into a file in the same run, side by side;
 # then RSS sampled while HTTP is offered twice the sustained rate (10 minutes; --quick: 20 s).
+# The collect stage alone is printed too: TCP lines received and durable in the log, HTTP
+# batches acknowledged (parsing and storing follow the log, on the indexer's lanes).
 #
 # Usage: bash bench/ingest.sh [--quick]   (YAGURA_BENCH_EVENTS, YAGURA_BENCH_OVERLOAD_SECS override)
 set -euo pipefail

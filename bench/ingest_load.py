@@ -33,6 +33,28 @@ def stored(http):
     return int(metric(http, "yagura_store_events_total"))
 
 
+def wal_durable(http):
+    """The write-ahead log's highest durable record (`/healthz`)."""
+    with urllib.request.urlopen(f"http://{http}/healthz", timeout=5) as r:
+        return int(json.loads(r.read())["wal_durable_seq"])
+
+
+class WalWatch(threading.Thread):
+    """Notes when the log's durable sequence number reaches `target`: the collect stage's
+    time (records received and durable), apart from parsing and storing, which follow it."""
+
+    def __init__(self, http, target):
+        super().__init__(daemon=True)
+        self.http, self.target, self.t0, self.at = http, target, time.time(), None
+
+    def run(self):
+        while time.time() - self.t0 < 600:
+            if wal_durable(self.http) >= self.target:
+                self.at = time.time() - self.t0
+                return
+            time.sleep(0.01)
+
+
 def wait_stored(http, target, timeout=600):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -81,13 +103,18 @@ def main():
         repeat = max(1, events // len(lines) // 2)
         total = repeat * len(lines) * 2
         base = stored(http)
+        wal = WalWatch(http, wal_durable(http) + total)
         s = Sampler(pid); s.start()
         t0 = time.time()
+        wal.start()
         tcp_blast(addr, payload, repeat, 2)
         sent = time.time() - t0
         ok = wait_stored(http, base + total)
         dt = time.time() - t0
         s.stop = True
+        wal.join()
+        if wal.at:
+            print(f"yagura TCP syslog into the write-ahead log (collected and durable; parsed and stored after it): {total} events in {wal.at:.2f} s = {total / wal.at:,.0f} events/s")
         print(f"yagura TCP syslog: {total} events in {dt:.2f} s = {total / dt:,.0f} events/s parsed to ECS, durable (send {sent:.2f} s), peak RSS {s.peak_mb():.0f} MB{'' if ok else ' (TIMEOUT)'}")
     elif mode == "rsyslog":  # rsyslog ADDR FILE PID EVENTS
         addr, out, pid, events = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -114,6 +141,8 @@ def main():
         s = Sampler(pid); s.start()
         t0 = time.time()
         http_blast(http, body, requests, 4)
+        acked = time.time() - t0
+        print(f"yagura HTTP NDJSON acknowledged (durable in the write-ahead log; 429 retried): {total} events in {acked:.2f} s = {total / acked:,.0f} events/s")
         ok = wait_stored(http, base + total)
         dt = time.time() - t0
         s.stop = True
